@@ -176,6 +176,8 @@ struct ColumnChunkDecoder {
         guard Codec.isSupported(info.codec) else {
             throw .unsupported("compression codec \(info.codec) is not supported")
         }
+        // The decompressed page counts against the same memory budget as the decoded output.
+        try checkBudget(adding: size)
         var buffer = scratch
         scratch = []
         if buffer.count < size {
