@@ -3,13 +3,19 @@ extension JSONValue {
     /// hostile body of nested brackets fails after a few bytes.
     public static let defaultMaxDepth = 64
 
+    /// The deepest nesting any parse accepts, whatever `maxDepth` asks for. Releasing, comparing
+    /// and hashing a `JSONValue` recurse once per level, so this ceiling keeps them well inside the
+    /// smallest thread stacks (512 KiB).
+    public static let maxSupportedDepth = 512
+
     /// Parses exactly one JSON value (RFC 8259, strict) from `bytes`.
     ///
     /// Rejected with a ``JSONParseError`` naming the byte offset: empty input, a byte-order mark,
     /// invalid UTF-8 anywhere in a string, unescaped control characters, invalid escapes and unpaired
     /// surrogates, leading zeros, `NaN`/`Infinity`, trailing commas, comments, anything after the
-    /// value, and containers nested deeper than `maxDepth` (the check happens when the bracket that
-    /// would exceed it is read, and the parser never recurses, so any depth is safe to attempt).
+    /// value, and containers nested deeper than `maxDepth` (checked when the bracket that would
+    /// exceed it is read, so a body of a million `[` fails after 65 bytes; the parser itself never
+    /// recurses). `maxDepth` is capped at ``maxSupportedDepth``.
     ///
     /// Duplicate object keys keep the first key's position and the last value.
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth)
@@ -37,7 +43,7 @@ extension JSONValue {
     }
 
     static func parseResult(_ buffer: UnsafeBufferPointer<UInt8>, maxDepth: Int) -> Result<JSONValue, JSONParseError> {
-        var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
+        var parser = JSONParser(bytes: buffer, maxDepth: min(max(maxDepth, 0), maxSupportedDepth))
         do {
             return .success(try parser.parseDocument())
         } catch {

@@ -49,7 +49,7 @@ struct PatternCompiler {
             throw invalid(.root, "a pattern must be a JSON object, found \(article(pattern.typeName))")
         }
         var rules: [SubRule] = []
-        try parseObject(members, fieldPath: [], errorPath: .root, insideOr: false, rules: &rules)
+        try parseObject(members, fieldPath: [], errorPath: .root, insideOr: false, depth: 1, rules: &rules)
         return rules
     }
 
@@ -58,15 +58,20 @@ struct PatternCompiler {
         fieldPath: [String],
         errorPath: PatternPath,
         insideOr: Bool,
+        depth: Int,
         rules: inout [SubRule]
     ) throws(EventPatternError) {
+        // Patterns from the parser are already shallower; this guards patterns built in code.
+        guard depth <= JSONValue.maxSupportedDepth else {
+            throw invalid(errorPath, "the pattern nests deeper than \(JSONValue.maxSupportedDepth) objects")
+        }
         guard !members.isEmpty else {
             throw invalid(errorPath, "empty objects are not allowed; give at least one field")
         }
         for (key, value) in members {
             let here = errorPath.key(key)
             if key == "$or" {
-                try parseOr(value, fieldPath: fieldPath, errorPath: here, rules: &rules)
+                try parseOr(value, fieldPath: fieldPath, errorPath: here, depth: depth, rules: &rules)
                 continue
             }
             if insideOr, reservedInOr.contains(key) {
@@ -77,7 +82,9 @@ struct PatternCompiler {
             }
             switch value {
             case .object(let nested):
-                try parseObject(nested, fieldPath: fieldPath + [key], errorPath: here, insideOr: insideOr, rules: &rules)
+                try parseObject(
+                    nested, fieldPath: fieldPath + [key], errorPath: here, insideOr: insideOr, depth: depth + 1, rules: &rules
+                )
             case .array(let elements):
                 let spec = try parseValueList(elements, errorPath: here)
                 let path = (fieldPath + [key]).joined(separator: ".")
@@ -96,6 +103,7 @@ struct PatternCompiler {
         _ value: JSONValue,
         fieldPath: [String],
         errorPath: PatternPath,
+        depth: Int,
         rules: inout [SubRule]
     ) throws(EventPatternError) {
         guard case .array(let branches) = value else {
@@ -111,7 +119,10 @@ struct PatternCompiler {
                 )
             }
             var branchRules = before.isEmpty ? [SubRule()] : before
-            try parseObject(members, fieldPath: fieldPath, errorPath: errorPath.index(index), insideOr: true, rules: &branchRules)
+            try parseObject(
+                members, fieldPath: fieldPath, errorPath: errorPath.index(index), insideOr: true, depth: depth + 2,
+                rules: &branchRules
+            )
             after.append(contentsOf: branchRules)
             guard after.count <= maxSubRules else {
                 throw EventPatternError(
