@@ -45,10 +45,10 @@ public struct QueuedFile: Sendable, Hashable {
         self.payload = payload
     }
 
-    /// The journal's duplicate-detection key: bucket, key and version identity. `nil` when the event has no
-    /// version identity.
+    /// The journal's duplicate-detection key: bucket, key and version identity, each length-prefixed so
+    /// that no two different triples give the same text. `nil` when the event has no version identity.
     public var deliveryKey: String? {
-        versionIdentity.map { "\(bucket)\u{0}\(key)\u{0}\($0)" }
+        versionIdentity.map { "\(bucket.utf8.count):\(bucket)/\(key.utf8.count):\(key)/\($0)" }
     }
 }
 

@@ -20,8 +20,8 @@ extension Journal {
     ///   - excluding: tables that may not take another load now (their concurrency cap is reached).
     public func claimNext(maxFiles: [String: Int] = [:], excluding: Set<TableReference> = []) async throws -> ClaimedBatch? {
         let now = clock()
-        let excluded = excluding.map { "\($0.database)\u{0}\($0.table)" }
-        let exclusion = excluded.isEmpty ? "" : " AND (target_database || char(0) || target_table) NOT IN (\(excluded.map { _ in "?" }.joined(separator: ",")))"
+        let excluded = excluding.flatMap { [$0.database, $0.table] }
+        let exclusion = String(repeating: " AND NOT (target_database = ? AND target_table = ?)", count: excluding.count)
         let changes: [(from: EntryState, to: EntryState, domain: String)]
         let batch: ClaimedBatch?
         (batch, changes) = try await pool.write { db -> (ClaimedBatch?, [(from: EntryState, to: EntryState, domain: String)]) in

@@ -90,9 +90,11 @@ struct EventDecoderTests {
         do {
             _ = try EventDecoder.decodeEvents(Fixtures.parse(body))
             Issue.record("accepted \(body)")
-        } catch {
+        } catch let error as SluiceError {
             #expect(error.code == .invalidEvent)
             #expect(error.field == field, "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
         }
     }
 
@@ -110,9 +112,11 @@ struct EventDecoderTests {
         do {
             _ = try EventDecoder.decodeMessages(Fixtures.parse(body))
             Issue.record("accepted \(body)")
-        } catch {
+        } catch let error as SluiceError {
             #expect(error.code == .invalidEvent)
             #expect(error.field == field, "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
         }
     }
 

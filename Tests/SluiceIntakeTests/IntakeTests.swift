@@ -114,9 +114,11 @@ struct IntakeTests {
         do {
             _ = try decide(message: body)
             Issue.record("accepted a contradicting \(field)")
-        } catch {
+        } catch let error as SluiceError {
             #expect(error.code == .invalidEvent)
             #expect(error.field == field)
+        } catch {
+            Issue.record("unexpected error \(error)")
         }
     }
 
@@ -124,9 +126,11 @@ struct IntakeTests {
         do {
             _ = try decide(events: Fixtures.eventBridge(key: "market/only.parquet"))
             Issue.record("accepted")
-        } catch {
+        } catch let error as SluiceError {
             #expect(error.code == .invalidEvent)
             #expect(error.field == "detail.object.key")
+        } catch {
+            Issue.record("unexpected error \(error)")
         }
     }
 
