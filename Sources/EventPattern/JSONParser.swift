@@ -29,14 +29,14 @@ extension JSONValue {
         return try copy.withUnsafeBufferPointer { parseResult($0, maxDepth: maxDepth) }.get()
     }
 
-    /// Parses exactly one JSON value from raw memory (see ``parse(_:maxDepth:)-(Collection)``).
+    /// Parses exactly one JSON value from raw memory (see the `Collection` overload for the rules).
     public static func parse(_ buffer: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth)
         throws(JSONParseError) -> JSONValue
     {
         try parseResult(buffer.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth).get()
     }
 
-    /// Parses exactly one JSON value from the UTF-8 of `text` (see ``parse(_:maxDepth:)-(Collection)``).
+    /// Parses exactly one JSON value from the UTF-8 of `text` (see the `Collection` overload for the rules).
     public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
         var text = text
         return try text.withUTF8 { parseResult($0, maxDepth: maxDepth) }.get()
@@ -226,21 +226,28 @@ struct JSONParser {
         members.reserveCapacity(count)
         // Duplicates are rare; a linear scan is cheapest for small objects, a dictionary keeps big
         // ones linear.
-        var positions: [UTF8Key: Int]? = count > 12 ? [:] : nil
-        for offset in 0..<count {
-            let key = keys[frame.keyStart + offset]
-            let value = values[frame.valueStart + offset]
-            if positions != nil {
-                if let existing = positions![UTF8Key(key)] {
+        if count <= 12 {
+            for offset in 0..<count {
+                let key = keys[frame.keyStart + offset]
+                let value = values[frame.valueStart + offset]
+                if let existing = members.firstIndex(where: { utf8Equal($0.key, key) }) {
                     members[existing].value = value
                 } else {
-                    positions![UTF8Key(key)] = members.count
                     members.append((key: key, value: value))
                 }
-            } else if let existing = members.firstIndex(where: { utf8Equal($0.key, key) }) {
-                members[existing].value = value
-            } else {
-                members.append((key: key, value: value))
+            }
+        } else {
+            var positions: [UTF8Key: Int] = [:]
+            positions.reserveCapacity(count)
+            for offset in 0..<count {
+                let key = keys[frame.keyStart + offset]
+                let value = values[frame.valueStart + offset]
+                if let existing = positions[UTF8Key(key)] {
+                    members[existing].value = value
+                } else {
+                    positions[UTF8Key(key)] = members.count
+                    members.append((key: key, value: value))
+                }
             }
         }
         values.removeSubrange(frame.valueStart...)

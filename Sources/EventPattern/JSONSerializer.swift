@@ -20,7 +20,43 @@ extension JSONValue {
 
     /// Appends the compact serialization to `output`.
     public func serialize(into output: inout [UInt8]) {
-        // Iterative, so that serializing a deeply nested value built in code cannot exhaust the stack.
+        serializeRecursively(into: &output, depth: 0)
+    }
+
+    /// Recursion is fastest, but only for nesting that cannot exhaust a thread stack; deeper
+    /// subtrees (which only code, never the parser, can build) continue iteratively.
+    private func serializeRecursively(into output: inout [UInt8], depth: Int) {
+        switch self {
+        case .null:
+            output.append(contentsOf: "null".utf8)
+        case .bool(let flag):
+            output.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .number(let number):
+            output.append(contentsOf: number.text.utf8)
+        case .string(let string):
+            appendQuoted(string, to: &output)
+        case .array(let elements):
+            guard depth < 256 else { return serializeIteratively(into: &output) }
+            output.append(UInt8(ascii: "["))
+            for (offset, element) in elements.enumerated() {
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
+                element.serializeRecursively(into: &output, depth: depth + 1)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let members):
+            guard depth < 256 else { return serializeIteratively(into: &output) }
+            output.append(UInt8(ascii: "{"))
+            for (offset, member) in members.enumerated() {
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
+                appendQuoted(member.key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                member.value.serializeRecursively(into: &output, depth: depth + 1)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private func serializeIteratively(into output: inout [UInt8]) {
         enum Work {
             case value(JSONValue)
             case byte(UInt8)
@@ -32,14 +68,8 @@ extension JSONValue {
                 output.append(byte)
             case .value(let value):
                 switch value {
-                case .null:
-                    output.append(contentsOf: "null".utf8)
-                case .bool(let flag):
-                    output.append(contentsOf: (flag ? "true" : "false").utf8)
-                case .number(let number):
-                    output.append(contentsOf: number.text.utf8)
-                case .string(let string):
-                    appendQuoted(string, to: &output)
+                case .null, .bool, .number, .string:
+                    value.serializeRecursively(into: &output, depth: 0)
                 case .array(let elements):
                     output.append(UInt8(ascii: "["))
                     stack.append(.byte(UInt8(ascii: "]")))

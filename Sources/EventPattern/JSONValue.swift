@@ -1,7 +1,7 @@
 /// A JSON value as RFC 8259 defines it, keeping what a byte-faithful service needs:
 /// object members in their written order, and numbers with their original text.
 ///
-/// Values come from ``parse(_:maxDepth:)-(Collection)`` (strict, depth-capped) or are built in code
+/// Values come from `JSONValue.parse(_:maxDepth:)` (strict, depth-capped) or are built in code
 /// with the cases, the literal conformances or ``integer(_:)``.
 ///
 /// Equality is structural and as written: object members compare in order, keys and strings compare
@@ -10,7 +10,7 @@
 ///
 /// Duplicate keys: the parser keeps one member per key, at the position of the key's first
 /// occurrence, holding the value of its last occurrence (what JavaScript's `JSON.parse` does).
-/// Objects built in code are not deduplicated; ``subscript(_:)-(String)`` then answers the last member
+/// Objects built in code are not deduplicated; `value["key"]` then answers the last member
 /// with the key, consistently with the parser.
 public enum JSONValue: Sendable {
     /// `null`.
