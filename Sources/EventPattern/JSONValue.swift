@@ -150,6 +150,18 @@ extension JSONValue {
         return nil
     }
 
+    /// The string, when this is a string (same as ``stringValue``).
+    public var string: String? { stringValue }
+
+    /// The number, when this is a number (same as ``numberValue``).
+    public var number: JSONNumber? { numberValue }
+
+    /// The elements, when this is an array (same as ``arrayValue``).
+    public var array: [JSONValue]? { arrayValue }
+
+    /// The members, when this is an object (same as ``objectValue``).
+    public var object: [(key: String, value: JSONValue)]? { objectValue }
+
     /// Whether this is `null`.
     public var isNull: Bool {
         if case .null = self { return true }

@@ -70,6 +70,12 @@ struct JSONValueTests {
         #expect(object.objectValue?.count == 7)
         #expect(object.arrayValue == nil)
         #expect(object.typeName == "object")
+        #expect(object["s"]?.string == "x")
+        #expect(object["n"]?.number?.doubleValue == 5)
+        #expect(object["a"]?.array == [1, 2])
+        #expect(object["o"]?.object?.first?.key == "k")
+        #expect(object["s"]?.number == nil && object["n"]?.string == nil && object.array == nil)
+        if case .string(let text) = object["s"] { #expect(text == "x") } else { Issue.record("expected a string") }
         #expect([JSONValue.null, true, 1, "s", [], [:]].map(\.typeName) == ["null", "boolean", "number", "string", "array", "object"])
     }
 
