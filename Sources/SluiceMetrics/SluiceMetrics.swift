@@ -72,4 +72,88 @@ public final class SluiceMetrics: Sendable {
     public func setDeadLetters(_ count: Int) {
         registry.makeGauge(descriptor: Self.dlqMessages).set(Double(count))
     }
+
+    // MARK: Loading
+
+    static var processingLatency: MetricNameDescriptor { name("processing_latency", "seconds", "From the S3 event time to the committed insert, by domain and table (ProcessingLatency).") }
+    static var intakeLatency: MetricNameDescriptor { name("intake_latency", "seconds", "From acceptance by Sluice to the committed insert, by domain and table.") }
+    static var loads: MetricNameDescriptor { name("loads", "total", "Files that reached a final outcome (success, failure, duplicate), by domain and table.") }
+    static var loadErrors: MetricNameDescriptor { name("load_errors", "total", "Failed load attempts, by domain, table and error code.") }
+    static var retries: MetricNameDescriptor { name("retries", "total", "Load attempts scheduled for retry, by domain, table and error code.") }
+    static var rowsLoaded: MetricNameDescriptor { name("rows_loaded", "total", "Rows inserted into ClickHouse, by domain and table.") }
+    static var bytesLoaded: MetricNameDescriptor { name("bytes_loaded", "total", "Parquet bytes loaded, by domain and table.") }
+    static var loadsInFlight: MetricNameDescriptor { name("loads_in_flight", "", "Loads running now, by domain.") }
+    static var s3RequestDuration: MetricNameDescriptor { name("s3_request_duration", "seconds", "S3 request duration, by operation and outcome.") }
+    static var clickhouseRequestDuration: MetricNameDescriptor { name("clickhouse_request_duration", "seconds", "ClickHouse request duration, by operation and outcome.") }
+    static var sqsMessages: MetricNameDescriptor { name("sqs_messages", "total", "SQS messages handled, by queue domain and outcome (received, journaled, deleted, released).") }
+
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(600), .seconds(1200), .seconds(3600),
+    ]
+
+    /// Records a committed load: latency from the S3 event (when known) and from intake.
+    public func loadCommitted(domain: String, table: String, sinceEvent: Duration?, sinceIntake: Duration, rows: Int64, bytes: Int64, files: Int) {
+        let labels = [("domain", domain), ("table", table)]
+        if let sinceEvent {
+            registry.makeDurationHistogram(descriptor: Self.processingLatency, labels: labels, buckets: Self.latencyBuckets).record(sinceEvent)
+        }
+        registry.makeDurationHistogram(descriptor: Self.intakeLatency, labels: labels, buckets: Self.latencyBuckets).record(sinceIntake)
+        registry.makeCounter(descriptor: Self.loads, labels: labels + [("outcome", "success")]).increment(by: Int64(files))
+        registry.makeCounter(descriptor: Self.rowsLoaded, labels: labels).increment(by: rows)
+        registry.makeCounter(descriptor: Self.bytesLoaded, labels: labels).increment(by: bytes)
+    }
+
+    /// Records files that ended without loading: `failure` (dead-lettered) or `duplicate` (already loaded).
+    public func loadEnded(domain: String, table: String, outcome: String, files: Int = 1) {
+        registry.makeCounter(descriptor: Self.loads, labels: [("domain", domain), ("table", table), ("outcome", outcome)]).increment(by: Int64(files))
+    }
+
+    /// Records a failed attempt, and whether it will be retried.
+    public func loadAttemptFailed(domain: String, table: String, code: String, willRetry: Bool) {
+        let labels = [("domain", domain), ("table", table), ("code", code)]
+        registry.makeCounter(descriptor: Self.loadErrors, labels: labels).increment()
+        if willRetry { registry.makeCounter(descriptor: Self.retries, labels: labels).increment() }
+    }
+
+    /// Adjusts the number of running loads of a domain.
+    public func loadsInFlight(domain: String, delta: Double) {
+        registry.makeGauge(descriptor: Self.loadsInFlight, labels: [("domain", domain)]).increment(by: delta)
+    }
+
+    /// Records one S3 request (`head`, `get`, `list`, …; outcome `ok` or an error category).
+    public func s3Request(operation: String, outcome: String, duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: Self.s3RequestDuration, labels: [("operation", operation), ("outcome", outcome)], buckets: Self.durationBuckets
+        ).record(duration)
+    }
+
+    /// Records one ClickHouse request (`insert`, `query`, `attach`, …; outcome `ok` or an error category).
+    public func clickhouseRequest(operation: String, outcome: String, duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: Self.clickhouseRequestDuration, labels: [("operation", operation), ("outcome", outcome)], buckets: Self.durationBuckets
+        ).record(duration)
+    }
+
+    /// Counts SQS messages by domain and outcome.
+    public func sqsMessage(domain: String, outcome: String, count: Int = 1) {
+        registry.makeCounter(descriptor: Self.sqsMessages, labels: [("domain", domain), ("outcome", outcome)]).increment(by: Int64(count))
+    }
+
+    /// Creates every labelled series a dashboard expects at zero, so rates and ratios exist before the
+    /// first event: per domain (and its priority) and per source.
+    public func prime(domains: [(name: String, priority: String)]) {
+        for source in ["eventbridge", "s3_notification", "sqs_message", "manual"] {
+            for outcome in ["queued", "duplicate", "filtered", "invalid", "rejected"] {
+                registry.makeCounter(descriptor: Self.eventsReceived, labels: [("source", source), ("outcome", outcome)]).increment(by: Int64(0))
+            }
+        }
+        for d in domains {
+            setQueueDepth(domain: d.name, priority: d.priority, depth: 0)
+            registry.makeGauge(descriptor: Self.loadsInFlight, labels: [("domain", d.name)]).set(to: 0.0)
+        }
+        setDeadLetters(0)
+        setOldestPendingAge(seconds: 0)
+        registry.makeCounter(descriptor: Self.journalWriteErrors).increment(by: Int64(0))
+    }
 }

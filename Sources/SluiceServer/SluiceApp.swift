@@ -38,6 +38,7 @@ public struct SluiceApp: Sendable {
         let journal = try journal ?? Journal(configuration: configuration.journal, logger: logger)
         self.journal = journal
         let metrics = SluiceMetrics()
+        metrics.prime(domains: configuration.intake.domains.map { ($0.name, $0.priority.rawValue) })
         self.metrics = metrics
         let gate = DrainGate(drainSeconds: configuration.server.drainSeconds)
         self.gate = gate
