@@ -1,4 +1,5 @@
 @testable import AWS
+import AWSSigV4
 import Foundation
 import Logging
 import Synchronization
