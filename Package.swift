@@ -152,6 +152,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SluiceCLITests",
+            dependencies: [
+                "EventPattern",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SluiceServerTests",
             dependencies: [
                 "SluiceServer",
