@@ -47,6 +47,9 @@ public final class AWSHTTPTransport: Sendable {
             decompression: .disabled
         )
         client.httpVersion = .http1Only
+        // A refused or failed connection is reported at once as a retryable network error; the
+        // caller's retry policy owns the backoff.
+        client.connectionPool.retryConnectionEstablishment = false
         return client
     }
 
