@@ -1,3 +1,12 @@
+extension Array where Element == UInt8 {
+    /// Appends raw bytes with a single copy.
+    @inline(__always)
+    mutating func appendBytes(_ data: UnsafeRawBufferPointer) {
+        guard let base = data.baseAddress, data.count > 0 else { return }
+        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: data.count))
+    }
+}
+
 extension Array where Element: FixedWidthInteger {
     /// Appends `n` zeros and returns the index of the first one.
     @inline(__always)
@@ -77,6 +86,7 @@ struct ColumnChunkDecoder {
     // MARK: Page loop
 
     mutating func decode(chunk: UnsafeRawBufferPointer, rowCount: Int64) throws(ParquetError) -> ParquetColumnData {
+        reserveOutput(chunkSize: chunk.count)
         var position = 0
         var pageIndex = 0
         var sawDataPage = false
@@ -157,6 +167,24 @@ struct ColumnChunkDecoder {
                                         offsets: width == 0 ? offsets : [])
         return ParquetColumnData(column: column, rowGroup: rowGroup, rowCount: rows, levelCount: levelCount,
                                  values: values, definitionLevels: defLevels, repetitionLevels: repLevels)
+    }
+
+    /// Reserves output capacity from the chunk's metadata so pages append without regrowing.
+    /// The metadata is untrusted, so the reservation is capped by what the stored bytes could
+    /// plausibly expand to and by the decode budget.
+    mutating func reserveOutput(chunkSize: Int) {
+        let declared = Int(clamping: info.numValues)
+        let plausible = Swift.max(0, Int(clamping: info.totalUncompressedSize)) &* 8 &+ chunkSize &* 8 &+ 4096
+        let cap = Swift.min(plausible, options.maxDecodedColumnBytes / 4)
+        let levels = Swift.min(declared, cap)
+        if maxDef > 0 { defLevels.reserveCapacity(levels) }
+        if maxRep > 0 { repLevels.reserveCapacity(levels) }
+        if width > 0 {
+            bytes.reserveCapacity(Swift.min(declared.multipliedReportingOverflow(by: width).overflow ? cap : declared * width, cap))
+        } else {
+            offsets.reserveCapacity(Swift.min(declared, cap / 8) + 1)
+            bytes.reserveCapacity(Swift.min(Swift.max(0, Int(clamping: info.totalUncompressedSize)), cap))
+        }
     }
 
     /// Decompresses `body` into the scratch buffer (or returns it as is when stored plain).
@@ -442,20 +470,22 @@ struct ColumnChunkDecoder {
             try checkBudget(adding: total + count * 8)
             cursor.position = base
             let dataStart = bytes.appendZeros(total)
-            offsets.reserveCapacity(offsets.count + count)
-            var end = offsets.last ?? 0
+            let offsetStart = offsets.appendZeros(count)
+            var end = offsetStart > 0 ? offsets[offsetStart - 1] : 0
             let src = cursor.base!
             var position = base
             bytes.withUnsafeMutableBytes { out in
-                var write = out.baseAddress! + dataStart
-                for _ in 0..<count {
-                    let length = Int(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
-                    position += 4
-                    write.copyMemory(from: src + position, byteCount: length)
-                    write += length
-                    position += length
-                    end += length
-                    offsets.append(end)
+                offsets.withUnsafeMutableBufferPointer { outOffsets in
+                    var write = out.baseAddress! + dataStart
+                    for i in 0..<count {
+                        let length = Int(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
+                        position += 4
+                        write.copyMemory(from: src + position, byteCount: length)
+                        write += length
+                        position += length
+                        end += length
+                        outOffsets[offsetStart + i] = end
+                    }
                 }
             }
             cursor.position = position
@@ -466,7 +496,7 @@ struct ColumnChunkDecoder {
             }
             let data = try cursor.take(count * w)
             try checkBudget(adding: data.count)
-            bytes.append(contentsOf: data)
+            bytes.appendBytes(data)
         }
     }
 
@@ -572,7 +602,7 @@ struct ColumnChunkDecoder {
         }
         try checkBudget(adding: total + count * 8)
         let payload = try data.take(total)
-        if total > 0 { bytes.append(contentsOf: payload) }
+        if total > 0 { bytes.appendBytes(payload) }
         var end = offsets.last ?? 0
         offsets.reserveCapacity(offsets.count + count)
         for i in 0..<count {
