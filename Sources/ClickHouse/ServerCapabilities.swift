@@ -18,6 +18,15 @@ public struct ServerVersion: Hashable, Sendable, Comparable, CustomStringConvert
         self.components = components
     }
 
+    /// Versions that differ only by trailing zeros are equal (`21.8` == `21.8.0`).
+    public static func == (lhs: ServerVersion, rhs: ServerVersion) -> Bool { !(lhs < rhs) && !(rhs < lhs) }
+
+    public func hash(into hasher: inout Hasher) {
+        var trimmed = components
+        while trimmed.last == 0 { trimmed.removeLast() }
+        hasher.combine(trimmed)
+    }
+
     public static func < (lhs: ServerVersion, rhs: ServerVersion) -> Bool {
         for i in 0..<max(lhs.components.count, rhs.components.count) {
             let l = i < lhs.components.count ? lhs.components[i] : 0
