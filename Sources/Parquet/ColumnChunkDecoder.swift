@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension Array where Element == UInt8 {
     /// Appends raw bytes with a single copy.
     @inline(__always)
@@ -7,13 +15,25 @@ extension Array where Element == UInt8 {
     }
 }
 
+/// 64 KiB of zero bytes, the source for ``Array/appendZeros(_:)`` (copying is much faster than
+/// the element-by-element loop `append(contentsOf: repeatElement(0, count:))` compiles to).
+nonisolated(unsafe) private let zeroBlock: UnsafeRawPointer = UnsafeRawPointer(calloc(1, zeroBlockSize)!)
+private let zeroBlockSize = 1 << 16
+
 extension Array where Element: FixedWidthInteger {
     /// Appends `n` zeros and returns the index of the first one.
     @inline(__always)
     mutating func appendZeros(_ n: Int) -> Int {
         let old = count
         if capacity < old + n { reserveCapacity(Swift.max(old + n, old * 2)) }
-        append(contentsOf: repeatElement(0, count: n))
+        let perBlock = zeroBlockSize / MemoryLayout<Element>.stride
+        let zeros = zeroBlock.assumingMemoryBound(to: Element.self)
+        var left = n
+        while left > 0 {
+            let k = Swift.min(left, perBlock)
+            append(contentsOf: UnsafeBufferPointer(start: zeros, count: k))
+            left -= k
+        }
         return old
     }
 }

@@ -52,6 +52,9 @@ public struct ParquetScanSummary: Sendable {
     public var decodedBytes: Int64 = 0
     /// Column chunk bytes read from the source.
     public var storedBytes: Int64 = 0
+
+    /// An empty summary.
+    public init() {}
 }
 
 /// Decodes every column chunk of every row group without producing output; used to measure
