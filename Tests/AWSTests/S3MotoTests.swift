@@ -229,6 +229,31 @@ struct S3MotoTests {
         }
     }
 
+    @Test("AWSClients built from configuration and environment reach moto")
+    func clientsFromConfiguration() async throws {
+        let endpoint = try TestServers.requireMoto()
+        let environment = fakeEnvironment([
+            "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint, "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "AKIDFROMENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_EC2_METADATA_DISABLED": "true",
+        ])
+        let configuration = try AWSConfiguration(values: ["s3.max_object_bytes": "1000000"], environment: environment)
+        let clients = AWSClients(configuration: configuration, environment: environment)
+        do {
+            let bucket = TestServers.uniqueName("sluice-clients")
+            try await clients.s3.createBucket(bucket, logger: self.logger)
+            _ = try await clients.s3.putObject(bucket: bucket, key: "k.parquet", body: [1, 2, 3, 4], logger: self.logger)
+            let reader = try await clients.s3.rangeReader(bucket: bucket, key: "k.parquet", logger: self.logger)
+            #expect(try await reader.read(offset: 1, length: 2) == [2, 3])
+            #expect(try await clients.credentials.credentials(logger: self.logger).source == "environment")
+            let queue = try await clients.sqs.createQueue(name: TestServers.uniqueName("sluice-clients"), logger: self.logger)
+            #expect(queue.contains("eu-west-1") || queue.hasPrefix(endpoint))
+            try await clients.shutdown()
+        } catch {
+            try? await clients.shutdown()
+            throw error
+        }
+    }
+
     /// Resident set size from /proc/self/statm (Linux).
     static func residentBytes() -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

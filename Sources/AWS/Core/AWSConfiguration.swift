@@ -47,8 +47,9 @@ public struct AWSConfiguration: Sendable, Hashable {
             guard let text = values[key]?.trimmingWhitespace, !text.isEmpty else { return nil }
             return text
         }
+        let profileRegion = (try? SharedConfig.region(environment: environment)).flatMap { $0 }
         let region = value("aws.region") ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
-            ?? (try? SharedConfig.region(environment: environment)) ?? nil ?? "us-east-1"
+            ?? profileRegion ?? "us-east-1"
         try Self.checkRegion(region, key: "aws.region")
         let s3Region = value("s3.region") ?? region
         try Self.checkRegion(s3Region, key: "s3.region")
