@@ -395,6 +395,7 @@ struct ColumnChunkDecoder {
     // MARK: Values
 
     mutating func decodeValues(encoding: ParquetEncoding, data: UnsafeRawBufferPointer, count: Int) throws(ParquetError) {
+        if count == 0 { return }
         var cursor = ByteCursor(data)
         switch encoding {
         case .plain:
@@ -496,11 +497,11 @@ struct ColumnChunkDecoder {
             var position = base
             bytes.withUnsafeMutableBytes { out in
                 offsets.withUnsafeMutableBufferPointer { outOffsets in
-                    var write = out.baseAddress! + dataStart
+                    var write = dataStart
                     for i in 0..<count {
                         let length = Int(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
                         position += 4
-                        write.copyMemory(from: src + position, byteCount: length)
+                        if length > 0 { (out.baseAddress! + write).copyMemory(from: src + position, byteCount: length) }
                         write += length
                         position += length
                         end += length
@@ -557,7 +558,11 @@ struct ColumnChunkDecoder {
                     indices.withUnsafeBufferPointer { idx in
                         bytes.withUnsafeMutableBytes { out in
                             offsets.withUnsafeMutableBufferPointer { outOffsets in
-                                var write = out.baseAddress! + start
+                                guard var write = out.baseAddress.map({ $0 + start }) else {
+                                    // Every value is empty: only the offsets change.
+                                    for i in 0..<count { outOffsets[oldOffsets + i] = end }
+                                    return
+                                }
                                 for i in 0..<count {
                                     let k = Int(idx[i])
                                     let from = off[k]

@@ -20,7 +20,7 @@ public func writeJSONLines(
         for row in 0..<rows {
             do {
                 try printer.appendRow(row, to: &buffer)
-            } catch let error as ParquetError {
+            } catch {
                 throw error.located(rowGroup: group)
             }
             buffer.append(UInt8(ascii: "\n"))

@@ -19,6 +19,17 @@ struct HostileInputTests {
         #expect(try await jsonLines(bytes) == "{\"a\":7}\n{\"a\":-8}\n{\"a\":9}\n")
     }
 
+    @Test("columns whose strings are all empty decode, plain and dictionary-encoded")
+    func emptyStrings() async throws {
+        let plain = SyntheticPage(numValues: 3, body: littleEndian([0, 0, 0]))
+        let column = SyntheticColumn(physicalType: 6, convertedType: 0, numValues: 3, pages: [plain])
+        #expect(try await jsonLines(syntheticFile(rows: 3, columns: [column])) == String(repeating: "{\"a\":\"\"}\n", count: 3))
+        let dictionary = [SyntheticPage(type: 2, numValues: 1, body: littleEndian([0])),
+                          SyntheticPage(numValues: 3, encoding: 8, body: [1, 6, 0])]
+        let encoded = SyntheticColumn(physicalType: 6, convertedType: 0, numValues: 3, pages: dictionary)
+        #expect(try await jsonLines(syntheticFile(rows: 3, columns: [encoded])) == String(repeating: "{\"a\":\"\"}\n", count: 3))
+    }
+
     @Test("short files and wrong magic are not Parquet")
     func notParquet() async throws {
         for bytes in [[], Array("PAR1".utf8), Array("PAR1PAR1PAR".utf8), Array("hello world, not parquet at all".utf8)] {
