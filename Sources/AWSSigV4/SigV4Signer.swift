@@ -295,9 +295,12 @@ public struct SigV4Timestamp: Sendable, Hashable {
     /// `YYYYMMDDTHHMMSSZ`, the `X-Amz-Date` value.
     public let dateTime: String
 
-    /// Formats a date in UTC (fractions of a second are dropped).
+    /// Formats a date in UTC (fractions of a second are dropped). Dates outside the years
+    /// 0001–9999 are clamped to that range.
     public init(_ instant: Date) {
-        let seconds = Int64(instant.timeIntervalSince1970.rounded(.down))
+        let raw = instant.timeIntervalSince1970
+        let clamped = raw.isFinite ? min(max(raw, -62_135_596_800), 253_402_300_799) : 0
+        let seconds = Int64(clamped.rounded(.down))
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 {

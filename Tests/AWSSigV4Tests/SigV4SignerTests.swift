@@ -23,6 +23,14 @@ struct SigV4SignerTests {
         #expect(stamp.dateTime == dateTime)
     }
 
+    @Test("out-of-range dates are clamped instead of trapping")
+    func extremeDates() {
+        #expect(SigV4Timestamp(Date(timeIntervalSince1970: .infinity)).dateTime == "19700101T000000Z")
+        #expect(SigV4Timestamp(Date(timeIntervalSince1970: .nan)).dateTime == "19700101T000000Z")
+        #expect(SigV4Timestamp(Date(timeIntervalSince1970: 1e18)).dateTime == "99991231T235959Z")
+        #expect(SigV4Timestamp(Date(timeIntervalSince1970: -1e18)).dateTime == "00010101T000000Z")
+    }
+
     @Test("credential descriptions never reveal the secret or the token")
     func redaction() {
         for text in [credentials.description, credentials.debugDescription, "\(credentials)", String(reflecting: credentials)] {

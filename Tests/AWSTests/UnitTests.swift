@@ -66,6 +66,8 @@ struct ParsingTests {
         #expect(AWSDate.parseISO8601("2026-11-27T08:47:23Zjunk") == nil)
         #expect(AWSDate.parseHTTPDate("Fri, 27 Nov 2026 08:47:23 GMT") == Date(timeIntervalSince1970: 1_795_769_243))
         #expect(AWSDate.parseHTTPDate("Fri, 27 Foo 2026 08:47:23 GMT") == nil)
+        #expect(AWSDate.parseHTTPDate("Fri, 27 Nov 99999999999999 08:47:23 GMT") == nil)
+        #expect(AWSDate.parseHTTPDate("Fri, 99 Nov 2026 08:47:23 GMT") == nil)
     }
 
     @Test("endpoint URLs")
