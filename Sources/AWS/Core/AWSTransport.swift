@@ -181,7 +181,9 @@ struct AWSRequester: Sendable {
             httpRequest.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            return try await self.transport.httpClient.execute(httpRequest, timeout: timeout, logger: logger)
+            // The HTTP client gets no logger: at trace level it would print request heads, and
+            // with them the Authorization header and the session token.
+            return try await self.transport.httpClient.execute(httpRequest, timeout: timeout)
         } catch let error as AWSError {
             throw error
         } catch is CancellationError {

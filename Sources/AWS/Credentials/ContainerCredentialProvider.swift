@@ -166,7 +166,8 @@ enum MetadataHTTP {
     static func fetch(_ request: HTTPClientRequest, transport: AWSHTTPTransport, source: String, logger: Logger) async throws -> [UInt8] {
         let response: HTTPClientResponse
         do {
-            response = try await transport.httpClient.execute(request, timeout: self.timeout, logger: logger)
+            // No logger for the HTTP client: its trace output would include the token headers.
+            response = try await transport.httpClient.execute(request, timeout: self.timeout)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
