@@ -249,3 +249,70 @@ public struct NativeEncodingError: Error, Hashable, Sendable, CustomStringConver
         return "cannot encode in the Native format: \(reason)"
     }
 }
+
+// MARK: - Slicing
+
+extension FixedWidthBuffer {
+    /// Values `range` as a new buffer.
+    public func slice(_ range: Range<Int>) -> FixedWidthBuffer {
+        var copy = FixedWidthBuffer(width: width)
+        copy.bytes = Array(bytes[(range.lowerBound * width)..<(range.upperBound * width)])
+        return copy
+    }
+}
+
+extension StringBuffer {
+    /// Values `range` as a new buffer.
+    public func slice(_ range: Range<Int>) -> StringBuffer {
+        guard !range.isEmpty else { return StringBuffer() }
+        let start = range.lowerBound == 0 ? 0 : offsets[range.lowerBound - 1]
+        var copy = StringBuffer()
+        copy.bytes = Array(bytes[start..<offsets[range.upperBound - 1]])
+        copy.offsets = offsets[range].map { $0 - start }
+        return copy
+    }
+}
+
+extension NativeColumnData {
+    /// Rows `range` as new column data (nested elements, map entries and dictionary indexes included).
+    public func slice(_ range: Range<Int>) -> NativeColumnData {
+        switch self {
+        case .fixed(let buffer):
+            return .fixed(buffer.slice(range))
+        case .strings(let buffer):
+            return .strings(buffer.slice(range))
+        case .nullable(let nullMap, let values):
+            return .nullable(nullMap: Array(nullMap[range]), values: values.slice(range))
+        case .array(let offsets, let elements):
+            let (rebased, inner) = Self.sliceOffsets(offsets, range)
+            return .array(offsets: rebased, elements: elements.slice(inner))
+        case .map(let offsets, let keys, let values):
+            let (rebased, inner) = Self.sliceOffsets(offsets, range)
+            return .map(offsets: rebased, keys: keys.slice(inner), values: values.slice(inner))
+        case .tuple(let elements):
+            return .tuple(elements.map { $0.slice(range) })
+        case .lowCardinality(let dictionary, let indexes):
+            return .lowCardinality(dictionary: dictionary, indexes: indexes.slice(range))
+        }
+    }
+
+    private static func sliceOffsets(_ offsets: [UInt64], _ range: Range<Int>) -> ([UInt64], Range<Int>) {
+        guard !range.isEmpty else { return ([], 0..<0) }
+        let start = range.lowerBound == 0 ? 0 : offsets[range.lowerBound - 1]
+        let end = offsets[range.upperBound - 1]
+        return (offsets[range].map { $0 - start }, Int(start)..<Int(end))
+    }
+
+    /// About how many bytes the data takes in the Native format (for sizing blocks).
+    public var estimatedByteCount: Int {
+        switch self {
+        case .fixed(let buffer): return buffer.bytes.count
+        case .strings(let buffer): return buffer.bytes.count + buffer.count
+        case .nullable(let nullMap, let values): return nullMap.count + values.estimatedByteCount
+        case .array(let offsets, let elements): return offsets.count * 8 + elements.estimatedByteCount
+        case .map(let offsets, let keys, let values): return offsets.count * 8 + keys.estimatedByteCount + values.estimatedByteCount
+        case .tuple(let elements): return elements.reduce(0) { $0 + $1.estimatedByteCount }
+        case .lowCardinality(let dictionary, let indexes): return dictionary.estimatedByteCount + indexes.bytes.count
+        }
+    }
+}

@@ -104,3 +104,57 @@ struct NativeWriterTests {
         #expect(throws: NativeEncodingError.self) { try StringBuffer(bytes: [1, 2], endOffsets: [2, 1]) }
     }
 }
+
+@Suite("Slicing column data into blocks")
+struct SliceTests {
+    @Test func slicesEncodeLikeColumnsBuiltFromThoseRows() throws {
+        let type = ClickHouseType.array(.nullable(.string))
+        var all = StringBuffer()
+        var nulls: [UInt8] = []
+        var offsets: [UInt64] = []
+        for row in 0..<10 {
+            for item in 0..<(row % 3) {
+                all.append("r\(row)i\(item)")
+                nulls.append(item == 1 ? 1 : 0)
+            }
+            offsets.append(UInt64(all.count))
+        }
+        let data = NativeColumnData.array(offsets: offsets, elements: .nullable(nullMap: nulls, values: .strings(all)))
+        let ids = NativeColumnData.fixed(FixedWidthBuffer((0..<10).map { UInt32($0) }))
+        var whole = NativeBlockWriter()
+        try whole.writeBlock([NativeColumn(name: "id", type: .uint32, data: ids), NativeColumn(name: "a", type: type, data: data)])
+        for range in [0..<10, 0..<3, 3..<7, 9..<10, 4..<4] {
+            let piece = data.slice(range)
+            #expect(piece.count == range.count)
+            var writer = NativeBlockWriter()
+            try writer.writeBlock([NativeColumn(name: "id", type: .uint32, data: ids.slice(range)), NativeColumn(name: "a", type: type, data: piece)])
+            // Rebuild the expected rows directly.
+            var expectedStrings = StringBuffer()
+            var expectedNulls: [UInt8] = []
+            var expectedOffsets: [UInt64] = []
+            for row in range {
+                for item in 0..<(row % 3) {
+                    expectedStrings.append("r\(row)i\(item)")
+                    expectedNulls.append(item == 1 ? 1 : 0)
+                }
+                expectedOffsets.append(UInt64(expectedStrings.count))
+            }
+            var expected = NativeBlockWriter()
+            try expected.writeBlock([
+                NativeColumn(name: "id", type: .uint32, data: .fixed(FixedWidthBuffer(range.map { UInt32($0) }))),
+                NativeColumn(name: "a", type: type, data: .array(offsets: expectedOffsets, elements: .nullable(nullMap: expectedNulls, values: .strings(expectedStrings)))),
+            ])
+            #expect(writer.bytes == expected.bytes, "\(range)")
+        }
+        #expect(data.slice(0..<10) == data)
+    }
+
+    @Test func mapsTuplesAndDictionariesSlice() {
+        let map = NativeColumnData.map(offsets: [1, 1, 3], keys: .strings(StringBuffer(["a", "b", "c"])), values: .fixed(FixedWidthBuffer([1, 2, 3] as [Int8])))
+        #expect(map.slice(1..<3) == .map(offsets: [0, 2], keys: .strings(StringBuffer(["b", "c"])), values: .fixed(FixedWidthBuffer([2, 3] as [Int8]))))
+        let lc = NativeColumnData.lowCardinality(dictionary: .strings(StringBuffer(["x", "y"])), indexes: FixedWidthBuffer([0, 1, 1] as [UInt8]))
+        #expect(lc.slice(2..<3) == .lowCardinality(dictionary: .strings(StringBuffer(["x", "y"])), indexes: FixedWidthBuffer([1] as [UInt8])))
+        let tuple = NativeColumnData.tuple([.fixed(FixedWidthBuffer([1, 2] as [Int8])), .strings(StringBuffer(["p", "q"]))])
+        #expect(tuple.slice(1..<2) == .tuple([.fixed(FixedWidthBuffer([2] as [Int8])), .strings(StringBuffer(["q"]))]))
+    }
+}
