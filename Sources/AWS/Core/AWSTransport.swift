@@ -156,11 +156,10 @@ struct AWSRequester: Sendable {
         timeout: TimeAmount,
         logger: Logger
     ) async throws -> HTTPClientResponse {
+        // Content-Length is left to the HTTP client and not signed, so nothing it adjusts can
+        // invalidate the signature.
         var headers = [SigV4Header("Host", self.endpoint.hostHeader)]
         headers += request.headers
-        if let body = request.body {
-            headers.append(SigV4Header("Content-Length", String(body.count)))
-        }
         var finalHeaders = headers
         if let credentials {
             let signer = SigV4Signer(credentials: credentials, region: self.region, service: self.service, options: self.options)
@@ -174,7 +173,7 @@ struct AWSRequester: Sendable {
         if !request.query.isEmpty { url += "?" + SigV4Signer.encodeQuery(request.query) }
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = request.method
-        for header in finalHeaders where header.name.lowercased() != "content-length" {
+        for header in finalHeaders {
             httpRequest.headers.add(name: header.name, value: header.value)
         }
         if let body = request.body {

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 public import Foundation
 public import Logging
 import NIOCore
-import NIOFoundationCompat
 import NIOHTTP1
 
 /// ECS / EKS Pod Identity container credentials.
