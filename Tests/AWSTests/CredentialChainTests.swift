@@ -319,6 +319,11 @@ struct CredentialChainTests {
 
     @Test("descriptions of credentials never show the secret or the token")
     func redaction() {
+        let environment = fakeEnvironment(["AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT", "AWS_SECRET_ACCESS_KEY": "environment-secret-value"])
+        for text in ["\(environment)", String(reflecting: environment)] {
+            #expect(text.contains("AWS_SECRET_ACCESS_KEY"))
+            #expect(!text.contains("environment-secret-value"))
+        }
         let credentials = AWSCredentials(
             accessKeyID: "ASIAEXAMPLEKEYID1234",
             secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",

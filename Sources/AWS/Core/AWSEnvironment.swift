@@ -2,7 +2,10 @@ public import Foundation
 
 /// The process's environment variables and file system, injected so that tests decide what the
 /// credential chain and the configuration see.
-public struct AWSEnvironment: Sendable {
+///
+/// Its description lists variable names only: values such as `AWS_SECRET_ACCESS_KEY` are never
+/// printed.
+public struct AWSEnvironment: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// Environment variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, …).
     public var variables: [String: String]
     /// Reads a whole file; returns nil when it does not exist. Files read this way are small
@@ -35,6 +38,12 @@ public struct AWSEnvironment: Sendable {
             return Array(data)
         }
     }
+
+    public var description: String {
+        "AWSEnvironment(variables: [" + self.variables.keys.sorted().joined(separator: ", ") + "])"
+    }
+
+    public var debugDescription: String { self.description }
 
     /// A variable's value, nil when unset or empty.
     public subscript(_ name: String) -> String? {
