@@ -227,6 +227,17 @@ struct CredentialChainTests {
         }
     }
 
+    @Test("an unreachable metadata service means no instance credentials, not a failure")
+    func instanceMetadataUnreachable() async throws {
+        try await TestServers.withTransport { transport in
+            let environment = fakeEnvironment(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"])
+            let error = await #expect(throws: AWSError.self) {
+                try await InstanceMetadataCredentialProvider(environment: environment, transport: transport).credentials(logger: self.logger)
+            }
+            #expect(error?.code == AWSError.Code.credentialsNotFound)
+        }
+    }
+
     @Test("IMDS that refuses the token PUT is an error, never a tokenless read")
     func instanceMetadataWithoutToken() async throws {
         let server = try await LocalHTTPServer.start { request in

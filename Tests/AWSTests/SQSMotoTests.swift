@@ -102,6 +102,24 @@ struct SQSMotoTests {
         }
     }
 
+    @Test("per-entry failures of DeleteMessageBatch are returned, not thrown")
+    func partialBatch() async throws {
+        try await self.withClient { sqs in
+            let queue = try await sqs.createQueue(name: TestServers.uniqueName("sluice-batch"), logger: self.logger)
+            _ = try await sqs.sendMessage(queueURL: queue, body: "x", logger: self.logger)
+            let message = try #require(try await sqs.receiveMessages(queueURL: queue, maxMessages: 1, waitTimeSeconds: 1, logger: self.logger).first)
+            let result = try await sqs.deleteMessageBatch(
+                queueURL: queue,
+                entries: [SQSDeleteEntry(id: "good", receiptHandle: message.receiptHandle), SQSDeleteEntry(id: "bad", receiptHandle: "garbage")],
+                logger: self.logger
+            )
+            #expect(result.successful == ["good"])
+            #expect(result.failed.map(\.id) == ["bad"])
+            #expect(result.failed.first?.code == "ReceiptHandleIsInvalid")
+            #expect(result.failed.first?.senderFault == true)
+        }
+    }
+
     @Test("a missing queue is a permanent error with AWS's code")
     func missingQueue() async throws {
         try await self.withClient { sqs in

@@ -73,6 +73,23 @@ struct STSMotoTests {
         }
     }
 
+    @Test("a profile with role_arn and web_identity_token_file uses web identity")
+    func profileWebIdentity() async throws {
+        try await self.withSTS { sts, _ in
+            let environment = fakeEnvironment(
+                ["HOME": "/home/sluice"],
+                files: [
+                    "/home/sluice/.aws/config": "[default]\nrole_arn = \(self.roleARN)\nweb_identity_token_file = ~/token\n",
+                    "/home/sluice/token": "eyJhbGciOiJSUzI1NiJ9.profile.token",
+                ]
+            )
+            let credentials = try await ProfileCredentialProvider(environment: environment, sts: sts).credentials(logger: self.logger)
+            #expect(credentials.source == "profile:default")
+            #expect(credentials.sigV4.sessionToken != nil)
+            #expect(credentials.expiration != nil)
+        }
+    }
+
     @Test("a profile with role_arn and source_profile assumes the role with the source's keys")
     func profileAssumeRole() async throws {
         try await self.withSTS { sts, _ in
