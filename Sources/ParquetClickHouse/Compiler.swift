@@ -86,6 +86,33 @@ struct Compiler {
         return Step(kind: .tuple(steps))
     }
 
+    /// One member of a list of structs as an Array column (a flattened Nested column).
+    func nestedMember(
+        _ node: ParquetSchemaNode, member: String, itemType: ClickHouseType, fold: (String) -> String
+    ) throws(CompileError) -> Step {
+        let repeated: ParquetSchemaNode
+        let element: ParquetSchemaNode
+        if node.repetition == .repeated {
+            repeated = node
+            element = node
+        } else if node.logicalType == .list, node.children.count == 1, node.children[0].repetition == .repeated {
+            repeated = node.children[0]
+            element = Self.listElement(list: node, repeated: repeated) ?? repeated
+        } else {
+            throw CompileError(reason: "a Nested member needs a list of structs in the file")
+        }
+        guard !element.isLeaf else { throw CompileError(reason: "a Nested member needs a list of structs in the file") }
+        let child: ParquetSchemaNode
+        if let match = element.children.first(where: { fold($0.name) == fold(member) }) {
+            child = match
+        } else if let position = Int(member), position >= 1, position <= element.children.count {
+            child = element.children[position - 1]
+        } else {
+            throw CompileError(reason: "the structs of the list have no field \(member)")
+        }
+        return Step(kind: .list(repeated: try place(repeated), element: try nested(child, itemType, field: true)))
+    }
+
     /// Compiles a nested field, prefixing its errors with its name.
     func nested(_ node: ParquetSchemaNode, _ type: ClickHouseType, field isField: Bool) throws(CompileError) -> Step {
         do {

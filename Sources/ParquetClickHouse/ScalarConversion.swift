@@ -117,11 +117,12 @@ enum ScalarConversion: Sendable {
                 guard precision <= 38 || scale - s <= 18 else { throw refuse("the scale difference is too large") }
                 return .integer(source, .decimal(precision: precision, scaleUp: scale - s, width: width))
             }
-            guard s == 0, let integerTarget = integerTarget(target) else { throw refuse() }
+            let limit = p <= 38 ? powersOfTen[p] - 1 : Int128.max
+            guard s == 0, let integerTarget = integerTarget(target, covering: -limit...limit) else { throw refuse() }
             return .integer(source, integerTarget)
         case (.boolean, _):
             if target == .bool { return .copy(width: 1) }
-            guard let integerTarget = integerTarget(target) else { throw refuse() }
+            guard let integerTarget = integerTarget(target, covering: 0...1) else { throw refuse() }
             return .integer(.boolean, integerTarget)
         case (.int32, _), (.int64, _):
             var source: IntegerSource = physical == .int32 ? .int32 : .int64
@@ -133,7 +134,17 @@ enum ScalarConversion: Sendable {
                 if physical == .int64, target == .int64 { return .copy(width: 8) }
             }
             if physical == .int64, logical == .integer(bitWidth: 64, isSigned: false), target == .uint64 { return .copy(width: 8) }
-            guard let integerTarget = integerTarget(target) else { throw refuse() }
+            var bits = physical == .int32 ? 32 : 64
+            var signed = true
+            if case .integer(let width, let isSigned)? = logical {
+                bits = width
+                signed = isSigned
+            }
+            let range: ClosedRange<Int128> = signed
+                ? -(Int128(1) << (bits - 1))...((Int128(1) << (bits - 1)) - 1) : 0...((Int128(1) << bits) - 1)
+            guard let integerTarget = integerTarget(target, covering: range) else {
+                throw refuse("\(describe(node)) does not fit \(target) for every value (only widening is lossless)")
+            }
             return .integer(source, integerTarget)
         case (.float, _):
             if target == .float32 { return .copy(width: 4) }
@@ -166,6 +177,28 @@ enum ScalarConversion: Sendable {
             default: throw refuse()
             }
         }
+    }
+
+    /// The integer-like target when it holds every value of `range` exactly, else `nil`.
+    static func integerTarget(_ target: ClickHouseType, covering range: ClosedRange<Int128>) -> IntegerTarget? {
+        guard let candidate = integerTarget(target) else { return nil }
+        let holds: ClosedRange<Int128>
+        switch candidate {
+        case .integer(let width, let signed):
+            if width >= 16 { holds = signed ? Int128.min...Int128.max : 0...Int128.max } else {
+                let bits = Int128(width * 8)
+                holds = signed ? -(Int128(1) << (bits - 1))...((Int128(1) << (bits - 1)) - 1) : 0...((Int128(1) << bits) - 1)
+            }
+        case .bool: holds = 0...1
+        case .float32: holds = -(1 << 24)...(1 << 24)
+        case .float64: holds = -(1 << 53)...(1 << 53)
+        case .decimal(let precision, let scaleUp, _):
+            let digits = precision - scaleUp
+            guard digits > 0 else { return nil }
+            let limit = digits >= 38 ? Int128.max : powersOfTen[digits] - 1
+            holds = -limit...limit
+        }
+        return holds.contains(range.lowerBound) && holds.contains(range.upperBound) ? candidate : nil
     }
 
     static func integerTarget(_ target: ClickHouseType) -> IntegerTarget? {

@@ -174,6 +174,23 @@ public struct TranscodePlan: Sendable {
                 }
                 continue
             }
+            // A flattened Nested column (`n.x Array(T)`; 18.16 also stores `Array(Tuple(...))` this way as `n.1`, `n.2`):
+            // the items of the file's list of structs, field `x` (or the field at that 1-based position).
+            if let dot = column.name.firstIndex(of: "."), case .array(let itemType) = Compiler.unwrapAggregate(type) {
+                let prefix = String(column.name[..<dot])
+                let member = String(column.name[column.name.index(after: dot)...])
+                let parents = fields.filter { fold($0.name) == fold(prefix) }
+                if parents.count == 1, let parent = parents.first {
+                    usedFields.insert(parent.name)
+                    do {
+                        let step = try Compiler(index: index).nestedMember(parent, member: member, itemType: itemType, fold: fold)
+                        columns.append(Column(name: column.name, type: type, source: .file(field: parent.name, step: step, leaves: index.leaves(under: parent))))
+                    } catch {
+                        mismatches.append(.init(column: column.name, parquetType: describe(parent), clickHouseType: column.typeName, reason: error.reason))
+                    }
+                    continue
+                }
+            }
             let constantText = options.partitionValues.first { fold($0.key) == fold(column.name) }.map { ($0.value, "partition value") }
                 ?? options.lineage.first { fold($0.key) == fold(column.name) }.map { ($0.value, "lineage value") }
             if let (text, origin) = constantText {
