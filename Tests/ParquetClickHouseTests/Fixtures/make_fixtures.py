@@ -65,3 +65,16 @@ bad = pa.table({
     "amount": pa.array([decimal.Decimal("1.234"), decimal.Decimal("2.000")], pa.decimal128(10, 3)),
 })
 pq.write_table(bad, "mismatch.parquet")
+
+# Values that some column types cannot hold (see the value error tests).
+values = pa.table({
+    "n": pa.array([1, None, 3], pa.int32()),
+    "far_date": pa.array([datetime.date(2025, 1, 1), datetime.date(2200, 1, 1), datetime.date(1950, 1, 1)], pa.date32()),
+    "ts_frac": pa.array([0, 1500, 2000], pa.timestamp("ms", tz="UTC")),
+    "long_s": pa.array(["abc", "abcdef", ""], pa.string()),
+    "e": pa.array(["a", "b", "z"], pa.string()),
+    "st": pa.array([{"a": 1}, None, {"a": 3}], pa.struct([pa.field("a", pa.int32(), nullable=False)])),
+    "u8": pa.array([1, 2, 3], pa.uint8()),
+    "i64": pa.array([1, 2, 3], pa.int64()),
+})
+pq.write_table(values, "values.parquet")
