@@ -39,7 +39,9 @@ extension TargetColumn {
 }
 
 /// Loads `path` into `table` through the transcoder and the Native writer (the loader's path, without staging).
-func load(path: String, into table: TableName, client: ClickHouseClient, options: MappingOptions, blockRows: Int = 3) async throws -> TranscodePlan {
+func load(
+    path: String, into table: TableName, client: ClickHouseClient, options: MappingOptions, blockRows: Int = 3, minimumBlocks: Int = 3
+) async throws -> TranscodePlan {
     let file = try await ParquetFile.open(path: path)
     let schema = try await client.tableSchema(table, refresh: true)
     let plan = try TranscodePlan(parquet: file.schema, table: schema.columns.map(TargetColumn.init), options: options)
@@ -52,7 +54,7 @@ func load(path: String, into table: TableName, client: ClickHouseClient, options
         body += writer.bytes
         blocks += 1
     }
-    #expect(blocks >= 3, "7 rows in blocks of at most \(blockRows)")
+    #expect(blocks >= minimumBlocks, "blocks of at most \(blockRows) rows")
     let bytes = body
     try await client.insert("INSERT INTO \(table.sql) FORMAT Native") { writer in try await writer.write(bytes) }
     return plan
