@@ -1,8 +1,10 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A TCP proxy on 127.0.0.1 that forwards to a server and breaks every connection after `cutAfter` bytes went from the
-/// client to the server: the request body is cut off mid-way and both sides see the connection close.
+/// client to the server: the request body is cut off mid-way and both sides see the connection close. With `tls`, it
+/// terminates TLS in front of the plain-HTTP server.
 final class FaultProxy: Sendable {
     /// The port to connect to instead of the server's.
     let port: Int
@@ -17,13 +19,14 @@ final class FaultProxy: Sendable {
         self.acceptLoop = acceptLoop
     }
 
-    static func start(upstreamPort: Int, cutAfter: Int) async throws -> FaultProxy {
+    static func start(upstreamPort: Int, cutAfter: Int, tls: NIOSSLContext? = nil) async throws -> FaultProxy {
         let group = MultiThreadedEventLoopGroup.singleton
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         let port = server.channel.localAddress?.port ?? 0
