@@ -232,15 +232,26 @@ enum ScalarConversion: Sendable {
         var reason: String
     }
 
-    /// Converts the values at `indexes` (one per output row; -1 gives the type's default) into column data of the
-    /// scalar target type.
+    /// Converts the values at `indexes` (one per output row; -1 gives the type's default; `nil` means value i for
+    /// row i of `count` rows) into column data of the scalar target type.
+    func convert(_ values: ParquetValueBuffer, indexes given: [Int32]?, count: Int, target: ClickHouseType) throws(Failure) -> NativeColumnData {
+        // The common case, a column without NULLs whose layout is already ClickHouse's: one shared buffer, no copy here.
+        if given == nil, case .copy(let width) = self, let buffer = try? FixedWidthBuffer(width: width, bytes: values.bytes) {
+            return .fixed(buffer)
+        }
+        if given == nil, case .bytes(.string) = self, values.offsets.count == values.count + 1, values.offsets.first == 0,
+            let buffer = try? StringBuffer(bytes: values.bytes, endOffsets: Array(values.offsets.dropFirst()))
+        {
+            return .strings(buffer)
+        }
+        let indexes = given ?? (0..<Int32(count)).map { $0 }
+        return try convert(values, indexes: indexes, target: target)
+    }
+
     func convert(_ values: ParquetValueBuffer, indexes: [Int32], target: ClickHouseType) throws(Failure) -> NativeColumnData {
         let count = indexes.count
         switch self {
         case .copy(let width):
-            if count == values.count, indexes.enumerated().allSatisfy({ $0.offset == Int($0.element) }) {
-                if let buffer = try? FixedWidthBuffer(width: width, bytes: values.bytes) { return .fixed(buffer) }
-            }
             var out = [UInt8](repeating: 0, count: count * width)
             values.bytes.withUnsafeBytes { source in
                 out.withUnsafeMutableBytes { destination in
@@ -467,11 +478,6 @@ enum ScalarConversion: Sendable {
     static func convertBytes(_ values: ParquetValueBuffer, indexes: [Int32], target: BytesTarget) throws(Failure) -> NativeColumnData {
         switch target {
         case .string:
-            if indexes.count == values.count, indexes.enumerated().allSatisfy({ $0.offset == Int($0.element) }), values.offsets.count == values.count + 1,
-                values.offsets.first == 0, let buffer = try? StringBuffer(bytes: values.bytes, endOffsets: Array(values.offsets.dropFirst()))
-            {
-                return .strings(buffer)
-            }
             var out = StringBuffer(capacity: indexes.count, byteCapacity: values.bytes.count)
             values.bytes.withUnsafeBytes { source in
                 for index in indexes {
@@ -547,7 +553,7 @@ enum ScalarConversion: Sendable {
             }
             return .fixed(try! FixedWidthBuffer(width: n, bytes: out))
         case .ipv6:
-            return try ScalarConversion.copy(width: 16).convert(values, indexes: indexes, target: .ipv6)
+            return try ScalarConversion.copy(width: 16).convert(values, indexes: indexes, count: indexes.count, target: .ipv6)
         case .uuid:
             // Parquet stores the 16 bytes in text order; ClickHouse stores each 8-byte half reversed.
             var out = [UInt8](repeating: 0, count: indexes.count * 16)

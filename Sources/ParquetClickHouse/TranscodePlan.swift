@@ -104,6 +104,27 @@ public struct TranscodeValueError: Error, Sendable, Hashable, CustomStringConver
 }
 
 /// Which table columns are filled from which file columns or constants, checked once per file.
+///
+/// Columns match by name (optionally ignoring case); a flattened Nested column `n.x` takes field `x` (or the field at
+/// position x) of the file's list of structs `n`. Conversions are lossless by type, and checked by value where the
+/// type alone cannot tell:
+///
+/// | Parquet | ClickHouse |
+/// |---|---|
+/// | BOOLEAN | Bool, or any integer, Decimal or Float type |
+/// | INT32/INT64 (INT(bits, signed) annotations respected) | integer types that hold every value of the source type, Float64 (up to 32 bits), Float32 (up to 16 bits), Decimal(P, S) with P - S digits for the source type |
+/// | DECIMAL(p, s) on INT32/INT64/FIXED/BYTE_ARRAY | Decimal(P, S) with S >= s and P - S >= p - s; integers when s = 0; over 16 bytes only Decimal256 of the same scale |
+/// | DATE | Date32, Date (values 1970-01-01...2149-06-06), DateTime (whole days within its range), DateTime64(p) |
+/// | TIMESTAMP(unit), INT96 | DateTime64(p) (finer to coarser only when no precision is lost), DateTime (whole seconds within its range) |
+/// | FLOAT, DOUBLE, FLOAT16 | Float32/Float64 (DOUBLE only to Float64) |
+/// | BYTE_ARRAY | String, FixedString(N) (values up to N bytes, zero-padded), Enum8/16 (by member name) |
+/// | FIXED_LEN_BYTE_ARRAY(n) | FixedString(N >= n), String, UUID and IPv6 (n = 16) |
+/// | LIST, repeated field | Array(T) (a NULL list becomes an empty array, as in ClickHouse's own Parquet input) |
+/// | MAP | Map(K, V) |
+/// | struct | Tuple(named: by field name; unnamed: by position); fields of a NULL struct get NULL or their default |
+///
+/// Any of these may be wrapped in Nullable and LowCardinality; a NULL into a non-Nullable column is a value error.
+/// TIME, INTERVAL and unknown logical types have no ClickHouse type here.
 public struct TranscodePlan: Sendable {
     /// One column of the blocks.
     public struct Column: Sendable {

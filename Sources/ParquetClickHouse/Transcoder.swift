@@ -32,7 +32,7 @@ public struct ParquetNativeTranscoder: Sendable {
                 for leaf in leaves {
                     let data = try await read(leaf)
                     do {
-                        decoded[leaf] = Decoded(data: data, nesting: try data.nesting())
+                        decoded[leaf] = try Decoded(data)
                     } catch {
                         throw TranscodeValueError(column: column.name, rowGroup: rowGroup, row: nil, reason: "\(error)")
                     }
@@ -84,9 +84,58 @@ public struct ParquetNativeTranscoder: Sendable {
         }
     }
 
+    /// A decoded leaf with the index of each slot's value. Flat columns skip the general level walk: their slots
+    /// are the rows, and a column without NULLs maps row i to value i.
     struct Decoded {
         var data: ParquetColumnData
-        var nesting: ParquetNesting
+        var nesting: ParquetNesting?
+        var valueIndex: [Int32]
+        var identity: Bool
+
+        init(_ data: ParquetColumnData) throws(ParquetError) {
+            self.data = data
+            let column = data.column
+            if column.maxRepetitionLevel == 0, column.pathNodes.count == 1 {
+                nesting = nil
+                if data.values.count == data.levelCount {
+                    identity = true
+                    valueIndex = []
+                } else {
+                    identity = false
+                    let top = UInt8(column.maxDefinitionLevel)
+                    var next: Int32 = 0
+                    var index = [Int32](repeating: -1, count: data.levelCount)
+                    data.definitionLevels.withUnsafeBufferPointer { levels in
+                        for slot in 0..<min(levels.count, index.count) where levels[slot] == top {
+                            index[slot] = next
+                            next += 1
+                        }
+                    }
+                    guard Int(next) == data.values.count else {
+                        throw ParquetError(.corrupt, "levels describe \(next) values but \(data.values.count) were decoded",
+                                           rowGroup: data.rowGroup, columnPath: column.dottedPath)
+                    }
+                    valueIndex = index
+                }
+            } else {
+                let nesting = try data.nesting()
+                self.nesting = nesting
+                valueIndex = nesting.valueIndex
+                identity = false
+            }
+        }
+
+        /// One value index per slot (materialised for the identity case).
+        var indexes: [Int32] { identity ? (0..<Int32(data.levelCount)).map { $0 } : valueIndex }
+
+        var slotDepths: Int { nesting?.slotCounts.count ?? 1 }
+
+        /// Whether the leaf itself (not a parent) is NULL at `slot`.
+        func leafIsNull(at slot: Int, position: Int, parents: [Int]) -> Bool {
+            guard let nesting else { return !identity && valueIndex[slot] < 0 }
+            let parentsPresent = parents.allSatisfy { nesting.validity[$0]?[slot] != 0 }
+            return parentsPresent && nesting.validity[position]?[slot] == 0
+        }
     }
 
     struct Failure: Error {
@@ -98,13 +147,16 @@ public struct ParquetNativeTranscoder: Sendable {
         switch step.kind {
         case .scalar(let leaf, let place, let conversion, let target, let sameDepthOptionals):
             guard let input = decoded[leaf] else { throw Failure(row: nil, reason: "leaf \(leaf) was not read") }
-            let indexes = input.nesting.valueIndex
             let base: NativeColumnData
             do {
-                base = try conversion.convert(input.data.values, indexes: indexes, target: Compiler.scalarBase(target))
+                base = try conversion.convert(
+                    input.data.values, indexes: input.identity ? nil : input.valueIndex, count: input.data.levelCount,
+                    target: Compiler.scalarBase(target))
             } catch {
-                throw Failure(row: input.nesting.slotCounts.count == 1 ? error.slot : nil, reason: error.reason)
+                throw Failure(row: input.slotDepths == 1 ? error.slot : nil, reason: error.reason)
             }
+            if input.identity { return base }
+            let indexes = input.valueIndex
             guard indexes.contains(where: { $0 < 0 }) else { return base }
             if target.isNullable {
                 return .nullable(nullMap: indexes.map { $0 < 0 ? 1 : 0 }, values: base)
@@ -113,13 +165,9 @@ public struct ParquetNativeTranscoder: Sendable {
             // default value, as ClickHouse's own Parquet input does.
             let leafNode = input.data.column.node
             if leafNode.repetition == .optional {
-                let leafValidity = input.nesting.validity[place.position]
                 for (slot, index) in indexes.enumerated() where index < 0 {
-                    let parentsPresent = sameDepthOptionals.allSatisfy { input.nesting.validity[$0]?[slot] != 0 }
-                    if parentsPresent, leafValidity?[slot] == 0 {
-                        throw Failure(
-                            row: input.nesting.slotCounts.count == 1 ? slot : nil,
-                            reason: "NULL in a column of the non-Nullable type \(target)")
+                    if input.leafIsNull(at: slot, position: place.position, parents: sameDepthOptionals) {
+                        throw Failure(row: input.slotDepths == 1 ? slot : nil, reason: "NULL in a column of the non-Nullable type \(target)")
                     }
                 }
             }
@@ -142,8 +190,8 @@ public struct ParquetNativeTranscoder: Sendable {
 
     /// The cumulative end offsets of a repeated node's items per parent slot.
     static func offsets(_ place: LeafIndex.Place, _ decoded: [Int: Decoded]) throws(Failure) -> [UInt64] {
-        guard let input = decoded[place.leaf], place.position < input.nesting.offsets.count,
-            let offsets = input.nesting.offsets[place.position], offsets.first == 0
+        guard let input = decoded[place.leaf], let nesting = input.nesting, place.position < nesting.offsets.count,
+            let offsets = nesting.offsets[place.position], offsets.first == 0
         else { throw Failure(row: nil, reason: "the list structure is missing") }
         return offsets.dropFirst().map { UInt64($0) }
     }
