@@ -85,3 +85,40 @@ struct TypeParserTests {
         #expect(try ClickHouseType(parsing: ok).description == ok)
     }
 }
+
+@Suite("Type text from random pieces")
+struct TypeParserRandomTests {
+    /// A small deterministic generator, so that a failure can be replayed.
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func neverCrashesAndWhatParsesPrintsBackTheSameType() throws {
+        let pieces = [
+            "Array(", "Nullable(", "LowCardinality(", "Tuple(", "Map(", "Enum8(", "Decimal(", "DateTime64(", "FixedString(",
+            ")", ",", " ", "'", "`", "\\", "=", "-", "1", "3", "Int8", "String", "UInt64", "a ", "b ", "'x' = 1", "DateTime",
+        ]
+        var random = SplitMix(state: 42)
+        var parsed = 0
+        for _ in 0..<5000 {
+            var text = ""
+            for _ in 0..<Int(random.next() % 12) { text += pieces[Int(random.next() % UInt64(pieces.count))] }
+            do {
+                let type = try ClickHouseType(parsing: text)
+                parsed += 1
+                #expect(try ClickHouseType(parsing: type.description) == type, "\(text)")
+            } catch {
+                #expect(!error.reason.isEmpty)
+                #expect(error.offset >= 0 && error.offset <= text.utf8.count, "\(text)")
+            }
+        }
+        #expect(parsed > 50)
+    }
+}
