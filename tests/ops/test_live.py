@@ -274,6 +274,39 @@ def family_of(name: str, types: dict[str, str]) -> str:
     return name
 
 
+def classify(wanted: dict[str, set[str]], types: dict[str, str], declared: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """Splits queried names into families live on /metrics and load-only families; anything else is a problem."""
+    live, load_only, problems = [], [], []
+    for name, artefacts in sorted(wanted.items()):
+        family = family_of(name, types)
+        if family in types:
+            if name != family and types[family] != "histogram":
+                problems.append(f"{name}: {family} is a {types[family]}, not a histogram")
+            live.append(family)
+        elif family not in LOAD_ONLY:
+            problems.append(f"{name} (queried by {sorted(artefacts)}) is not on /metrics and not a load-only family")
+        elif family not in declared:
+            problems.append(f"{family} is not declared in SluiceMetrics.swift")
+        else:
+            load_only.append(family)
+    return live, load_only, problems
+
+
+def test_classify_reports_unknown_and_mistyped_names():
+    types = {"sluice_queue_depth": "gauge", "sluice_http_request_duration_seconds": "histogram"}
+    declared = {"sluice_loads_total": "total"}
+    wanted = {"sluice_queue_depth": {"a"}, "sluice_queue_depth_bucket": {"a"}, "sluice_loads_totl": {"b"},
+              "sluice_http_request_duration_seconds_bucket": {"c"}, "sluice_rows_loaded_total": {"d"}, "sluice_loads_total": {"e"}}
+    live, load_only, problems = classify(wanted, types, declared)
+    assert sorted(problems) == sorted([
+        "sluice_loads_totl (queried by ['b']) is not on /metrics and not a load-only family",
+        "sluice_queue_depth_bucket (queried by ['a']) is not on /metrics and not a load-only family",
+        "sluice_rows_loaded_total is not declared in SluiceMetrics.swift",
+    ])
+    assert load_only == ["sluice_loads_total"]
+    assert set(live) == {"sluice_queue_depth", "sluice_http_request_duration_seconds"}
+
+
 def test_every_queried_metric_family_is_exported(server, cfn):
     server.request("GET", "/health")
     types, labels, _ = scrape(server)
@@ -292,18 +325,8 @@ def test_every_queried_metric_family_is_exported(server, cfn):
     for name in cloudwatch_alarm_metrics(cfn):
         wanted.setdefault(name, set()).add("cloudwatch-alarms")
 
-    declared = metric_families_declared_in_source()
-    live, load_only = [], []
-    for name, artefacts in sorted(wanted.items()):
-        family = family_of(name, types)
-        if family in types:
-            if name != family:
-                assert types[family] == "histogram", f"{name}: {family} is a {types[family]}"
-            live.append(family)
-        else:
-            assert family in LOAD_ONLY, f"{name} (queried by {sorted(artefacts)}) is not on /metrics and not a load-only family"
-            assert family in declared, f"{family} is not declared in SluiceMetrics.swift"
-            load_only.append(family)
+    live, load_only, problems = classify(wanted, types, metric_families_declared_in_source())
+    assert not problems, problems
     print(f"\nlive on /metrics: {sorted(set(live))}\nload-only (checked against SluiceMetrics.swift): {sorted(set(load_only))}")
     assert {"sluice_queue_depth", "sluice_dlq_messages", "sluice_loads_in_flight", "sluice_queue_oldest_pending_age_seconds",
             "sluice_events_received_total"} <= set(live)
