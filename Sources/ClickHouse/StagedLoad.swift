@@ -191,7 +191,7 @@ public struct StagedLoad: Sendable {
         }
         let clock = try await serverClock()
         return CommitIntent(
-            loadID: loadID, partitionID: partition, method: method(schema: schema, capabilities: capabilities),
+            loadID: loadID, partitionID: partition, attempt: attempt, method: method(schema: schema, capabilities: capabilities),
             queryID: "\(loadID)-commit-\(partition)-\(attempt)", serverTime: clock.now, serverStartedAt: clock.now - clock.uptime,
             rows: parts.reduce(0) { $0 + $1.rows }, parts: parts)
     }
@@ -377,6 +377,8 @@ public struct CommitIntent: Codable, Sendable, Hashable {
     public var loadID: String
     /// The partition id.
     public var partitionID: String
+    /// Which commit of this partition this is (1, 2, ...).
+    public var attempt: Int
     /// How the commit is done.
     public var method: StagedLoad.Method
     /// The query id of the ALTER (unique per attempt).

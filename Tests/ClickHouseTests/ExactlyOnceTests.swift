@@ -167,6 +167,86 @@ struct ExactlyOnceTests {
         }
     }
 
+    /// The library's own driver (`StagedLoad.run`) with the process dying at every persisted step: the k-th write of
+    /// the ledger fails, so the change before it happened on the server but was never recorded. A new client
+    /// resumes from the last stored ledger. Also dies once in the middle of the insert.
+    @Test(arguments: LiveServers.names)
+    func theRunnerSurvivesACrashAtEveryLedgerWrite(server: String) async throws {
+        try await LiveServers.withDatabase(server) { client, database in
+            let target = try await Self.createTarget(client, database)
+            let blocks = try Self.blocks(first: 0, rows: 1500, blockRows: 250, lineage: nil)
+            let writes = 1 + 2 * 3 + 1  // sealed, intent + committed per partition, done
+            for crashAt in 0...writes {
+                try await client.execute("TRUNCATE TABLE \(target.sql)")
+                var stored = StagedLoadLedger()
+                let loadID = "run_\(crashAt)"
+                let first = try LiveServers.client(server)
+                do {
+                    var ledger = stored
+                    var count = 0
+                    let load = try StagedLoad(client: first, target: target, loadID: loadID)
+                    try await load.run(
+                        ledger: &ledger,
+                        insert: { load in
+                            try await load.insert { writer in
+                                for (index, block) in blocks.enumerated() {
+                                    if crashAt == 0, index == 3 { throw SimulatedCrash() }
+                                    try await writer.write(block)
+                                }
+                            }
+                        },
+                        persist: { ledger in
+                            count += 1
+                            if count == crashAt { throw SimulatedCrash() }
+                            stored = ledger
+                        })
+                    #expect(crashAt == writes + 1, "no crash at write \(crashAt)")
+                } catch is SimulatedCrash {}
+                try await first.shutdown()
+                // Restart from what was stored.
+                var ledger = stored
+                let second = try LiveServers.client(server)
+                let load = try StagedLoad(client: second, target: target, loadID: loadID)
+                try await load.run(ledger: &ledger, insert: { load in
+                    try await load.insert { writer in for block in blocks { try await writer.write(block) } }
+                }, persist: { _ in })
+                try await second.shutdown()
+                #expect(ledger.nextStep == .finished)
+                let counts = try await client.query("SELECT count(), uniqExact(id) FROM \(target.sql)")
+                #expect(counts == [["1500", "1500"]], "\(server) crash at ledger write \(crashAt)")
+                let stages = try await client.query(
+                    "SELECT count() FROM system.tables WHERE database = '\(database)' AND startsWith(name, '_sluice_stage_')")
+                #expect(stages == [["0"]])
+            }
+        }
+    }
+
+    @Test(arguments: LiveServers.names)
+    func aLostStagingTableIsStagedAgainWithoutTheCommittedPartitions(server: String) async throws {
+        try await LiveServers.withDatabase(server) { client, database in
+            let target = try await Self.createTarget(client, database)
+            let blocks = try Self.blocks(first: 0, rows: 1500, blockRows: 250, lineage: nil)
+            let load = try StagedLoad(client: client, target: target, loadID: "lost")
+            var ledger = StagedLoadLedger()
+            var writes = 0
+            do {
+                try await load.run(ledger: &ledger, insert: { load in
+                    try await load.insert { writer in for block in blocks { try await writer.write(block) } }
+                }, persist: { _ in
+                    writes += 1
+                    if writes == 3 { throw SimulatedCrash() }  // after the first partition is committed
+                })
+            } catch is SimulatedCrash {}
+            #expect(ledger.committed.count == 1)
+            try await load.cleanup()  // the orphan sweep, or a person, dropped it
+            try await load.run(ledger: &ledger, insert: { load in
+                try await load.insert { writer in for block in blocks { try await writer.write(block) } }
+            }, persist: { _ in })
+            let counts = try await client.query("SELECT count(), uniqExact(id) FROM \(target.sql) WHERE id < 1000000")
+            #expect(counts == [["1500", "1500"]])
+        }
+    }
+
     @Test(arguments: LiveServers.names)
     func lineageDecidesWithoutPartEvidence(server: String) async throws {
         try await LiveServers.withDatabase(server) { client, database in
