@@ -56,6 +56,14 @@ struct TranscodeUnitTests {
         #expect(members[0] == .nullable(nullMap: [0, 1, 1, 0], values: .fixed(FixedWidthBuffer([1, 0, 0, 1] as [Int32]))))
     }
 
+    @Test func flattenedNestedColumnsTakeOneFieldOfTheListOfStructs() async throws {
+        // ls = [{x: 1, y: [p]}, {x: NULL, y: []}], NULL, [{x: 2, y: NULL}], ...  as `ls.x`, `ls.y` (and by position `ls.2`)
+        let columns = try await Self.columns("types.parquet", [("ls.x", "Array(Nullable(Int32))"), ("ls.2", "Array(Array(String))")])
+        #expect(columns[0].data == .array(
+            offsets: [2, 2, 3, 5], elements: .nullable(nullMap: [0, 1, 0, 0, 1], values: .fixed(FixedWidthBuffer([1, 0, 2, 1, 0] as [Int32])))))
+        #expect(columns[1].data == .array(offsets: [2, 2, 3, 5], elements: .array(offsets: [1, 1, 1, 2, 2], elements: .strings(StringBuffer(["p", "p"])))))
+    }
+
     @Test func partitionAndLineageValuesFillEveryRow() async throws {
         let columns = try await Self.columns(
             "values.parquet", [("i64", "Int64"), ("ds", "Date"), ("_source_key", "LowCardinality(String)"), ("_loaded_at", "DateTime64(3)")],
