@@ -155,22 +155,17 @@ public struct ParquetNativeTranscoder: Sendable {
             } catch {
                 throw Failure(row: input.slotDepths == 1 ? error.slot : nil, reason: error.reason)
             }
-            if input.identity { return base }
-            let indexes = input.valueIndex
-            guard indexes.contains(where: { $0 < 0 }) else { return base }
-            if target.isNullable {
-                return .nullable(nullMap: indexes.map { $0 < 0 ? 1 : 0 }, values: base)
+            let nullMap: [UInt8]? = input.identity || !input.valueIndex.contains(where: { $0 < 0 })
+                ? nil : input.valueIndex.map { $0 < 0 ? 1 : 0 }
+            if case .lowCardinality(let inner) = Compiler.unwrapAggregate(target), case .strings(let strings) = base,
+                let encoded = DictionaryEncoder.encode(strings, nullMap: inner.isNullable ? nullMap : nil, nullable: inner.isNullable)
+            {
+                if nullMap != nil, !inner.isNullable { try checkNulls(input, place: place, parents: sameDepthOptionals, target: target) }
+                return encoded
             }
-            // A NULL of the value itself cannot go into a non-Nullable column; a NULL of an enclosing struct gives the
-            // default value, as ClickHouse's own Parquet input does.
-            let leafNode = input.data.column.node
-            if leafNode.repetition == .optional {
-                for (slot, index) in indexes.enumerated() where index < 0 {
-                    if input.leafIsNull(at: slot, position: place.position, parents: sameDepthOptionals) {
-                        throw Failure(row: input.slotDepths == 1 ? slot : nil, reason: "NULL in a column of the non-Nullable type \(target)")
-                    }
-                }
-            }
+            guard let nullMap else { return base }
+            if target.isNullable { return .nullable(nullMap: nullMap, values: base) }
+            try checkNulls(input, place: place, parents: sameDepthOptionals, target: target)
             return base
 
         case .list(let repeated, let element):
@@ -185,6 +180,17 @@ public struct ParquetNativeTranscoder: Sendable {
             var columns: [NativeColumnData] = []
             for step in steps { columns.append(try run(step, decoded)) }
             return .tuple(columns)
+        }
+    }
+
+    /// A NULL of the value itself cannot go into a non-Nullable column; a NULL of an enclosing struct gives the default
+    /// value, as ClickHouse's own Parquet input does.
+    static func checkNulls(_ input: Decoded, place: LeafIndex.Place, parents: [Int], target: ClickHouseType) throws(Failure) {
+        guard input.data.column.node.repetition == .optional, !input.identity else { return }
+        for (slot, index) in input.valueIndex.enumerated() where index < 0 {
+            if input.leafIsNull(at: slot, position: place.position, parents: parents) {
+                throw Failure(row: input.slotDepths == 1 ? slot : nil, reason: "NULL in a column of the non-Nullable type \(target)")
+            }
         }
     }
 

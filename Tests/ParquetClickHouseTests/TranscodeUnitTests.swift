@@ -64,6 +64,17 @@ struct TranscodeUnitTests {
         #expect(columns[1].data == .array(offsets: [2, 2, 3, 5], elements: .array(offsets: [1, 1, 1, 2, 2], elements: .strings(StringBuffer(["p", "p"])))))
     }
 
+    @Test func fewDistinctStringsAreSentAsADictionary() async throws {
+        let columns = try await Self.columns("lowcardinality.parquet", [
+            ("c", "LowCardinality(Nullable(String))"), ("u", "LowCardinality(String)"), ("id", "Int64"),
+        ])
+        // Index 0 is the NULL placeholder; then the values in order of appearance.
+        let indexes = (0..<200).map { UInt8([1, 2, 3, 0][$0 % 4]) }
+        #expect(columns[0].data == .lowCardinality(dictionary: .strings(StringBuffer(["", "red", "green", "blue"])), indexes: FixedWidthBuffer(indexes)))
+        #expect(columns[1].data == .strings(StringBuffer((0..<200).map { "value \($0)" })), "all distinct: plain")
+        await #expect(throws: TranscodeValueError.self) { _ = try await Self.columns("lowcardinality.parquet", [("c", "LowCardinality(String)")]) }
+    }
+
     @Test func partitionAndLineageValuesFillEveryRow() async throws {
         let columns = try await Self.columns(
             "values.parquet", [("i64", "Int64"), ("ds", "Date"), ("_source_key", "LowCardinality(String)"), ("_loaded_at", "DateTime64(3)")],

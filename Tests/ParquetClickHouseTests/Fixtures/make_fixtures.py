@@ -78,3 +78,11 @@ values = pa.table({
     "i64": pa.array([1, 2, 3], pa.int64()),
 })
 pq.write_table(values, "values.parquet")
+
+# Few distinct strings (dictionary-encoded for LowCardinality) and all-distinct ones (sent plain).
+few = [["red", "green", "blue", None][i % 4] for i in range(200)]
+pq.write_table(pa.table({
+    "id": pa.array(range(200), pa.int64()),
+    "c": pa.array(few, pa.string()),
+    "u": pa.array([f"value {i}" for i in range(200)], pa.string()),
+}), "lowcardinality.parquet")
