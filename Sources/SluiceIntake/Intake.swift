@@ -58,6 +58,8 @@ public enum IntakeDecision: Sendable {
     case accept(QueuedFile)
     /// Well-formed, but the pattern (or routing) says it is not for Sluice.
     case filter(reason: String, correlationID: String)
+    /// A payload inside an envelope that is not a valid event (E001); kept for manual review.
+    case invalid(SluiceError, payload: String, correlationID: String)
 }
 
 /// Applies the intake pattern and the domain routing to decoded events. Pure: no I/O.
@@ -110,12 +112,14 @@ public struct Intake: Sendable {
     /// Decides about one decoded event. `correlationID` is the id to use when the event carries none.
     /// Throws E001 when a matching event cannot be routed (its key lacks the table layout, or a transformed
     /// message's declared domain or table contradicts its key).
-    public func decide(_ event: DecodedEvent, fallbackCorrelationID: String, field: String = "") throws(SluiceError) -> IntakeDecision {
+    public func decide(_ event: DecodedEvent, fallbackCorrelationID: String) throws(SluiceError) -> IntakeDecision {
         switch event {
+        case .invalid(let error, let payload):
+            return .invalid(error, payload: payload, correlationID: fallbackCorrelationID)
         case .other(let json, _, let reason):
             if !pattern.matches(json) { return .filter(reason: reason, correlationID: fallbackCorrelationID) }
             return .filter(reason: reason + " (Sluice loads only object-created events)", correlationID: fallbackCorrelationID)
-        case .object(let object):
+        case .object(let object, let field):
             let correlationID = object.correlationID ?? fallbackCorrelationID
             let matched: Bool
             switch object.source {

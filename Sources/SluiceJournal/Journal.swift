@@ -21,6 +21,7 @@ public final class Journal: Service, Sendable {
     private let state: Mutex<WriterState>
     private let counters: Mutex<Counters>
     let roundRobin = Mutex(WeightedRoundRobin())
+    private let lock: JournalLock
 
     struct Counters {
         var pendingByDomain: [String: Int] = [:]
@@ -58,6 +59,7 @@ public final class Journal: Service, Sendable {
         } catch {
             throw JournalError(.unavailable, "cannot create journal directory \(directory): \(error.localizedDescription)")
         }
+        self.lock = try JournalLock(path: configuration.path + ".lock")
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
@@ -134,11 +136,15 @@ public final class Journal: Service, Sendable {
     /// The group-commit writer loop. Returns after graceful shutdown once every request already received
     /// has been committed or failed.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while let batch = await self.nextBatch() {
-                await self.commit(batch)
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while let batch = await self.nextBatch() {
+                    await self.commit(batch)
+                }
+            } onGracefulShutdown: {
+                self.close()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.close()
         }
     }

@@ -23,7 +23,12 @@ public final class DrainGate: Service, Sendable {
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        do {
+            try await gracefulShutdown()
+        } catch {
+            close()
+            return
+        }
         close()
         if drainSeconds > 0 {
             try? await Task.sleep(for: .milliseconds(Int(drainSeconds * 1000)))

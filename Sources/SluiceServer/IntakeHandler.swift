@@ -60,7 +60,7 @@ struct IntakeHandler: Sendable {
         for (i, event) in decoded.enumerated() {
             let fallback = decoded.count == 1 ? requestID : (headerCorrelationID.map { "\($0)-\(i)" } ?? makeID())
             do {
-                decisions.append(try intake.decide(event, fallbackCorrelationID: fallback, field: decoded.count == 1 ? "" : "[\(i)]"))
+                decisions.append(try intake.decide(event, fallbackCorrelationID: fallback))
             } catch {
                 return await invalid(error, correlationID: requestID, endpoint: endpoint, payload: body)
             }
@@ -93,6 +93,23 @@ struct IntakeHandler: Sendable {
         var nextOutcome = outcomes.makeIterator()
         for decision in decisions {
             switch decision {
+            case .invalid(let error, let payload, let id):
+                metrics.eventReceived(source: sourceLabel(decoded, endpoint), outcome: "invalid")
+                logger.warning(
+                    "invalid event inside an envelope",
+                    metadata: ["correlation_id": "\(id)", "code": "\(error.code.rawValue)", "field": "\(error.field ?? "")", "error": "\(error.message)"]
+                )
+                do {
+                    try await journal.recordInvalid(InvalidPayload(correlationID: id, error: error, source: endpoint.source, payload: payload))
+                } catch {
+                    logger.error("could not record invalid payload", metadata: ["correlation_id": "\(id)", "error": "\(error)"])
+                }
+                var m: [(key: String, value: JSONValue)] = [
+                    (key: "status", value: "invalid"), (key: "correlation_id", value: .string(id)),
+                    (key: "code", value: .string(error.code.rawValue)), (key: "message", value: .string(error.message)),
+                ]
+                if let field = error.field { m.append((key: "field", value: .string(field))) }
+                items.append(.object(m))
             case .filter(let reason, let id):
                 metrics.eventReceived(source: sourceLabel(decoded, endpoint), outcome: "filtered")
                 logger.debug("event filtered", metadata: ["correlation_id": "\(id)", "reason": "\(reason)"])
@@ -127,7 +144,8 @@ struct IntakeHandler: Sendable {
             let id = items[0]["correlation_id"]?.stringValue ?? requestID
             return Reply(status: status, body: items[0], correlationID: id, retryAfter: nil)
         }
-        let aggregate = anyQueued ? "queued" : (anyDuplicate ? "duplicate" : "filtered")
+        let anyFiltered = decisions.contains { if case .filter = $0 { true } else { false } }
+        let aggregate = anyQueued ? "queued" : (anyDuplicate ? "duplicate" : (anyFiltered ? "filtered" : "invalid"))
         return Reply(
             status: status,
             body: .object([(key: "status", value: .string(aggregate)), (key: "correlation_id", value: .string(requestID)), (key: "results", value: .array(items))]),

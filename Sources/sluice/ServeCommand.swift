@@ -48,7 +48,13 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on error", metadata: ["error": "\(error)"])
+            printError("sluice: \(error)")
+            throw ExitCode(1)
+        }
         logger.notice("stopped")
     }
 }

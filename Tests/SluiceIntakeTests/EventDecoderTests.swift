@@ -6,7 +6,7 @@ import Testing
 @Suite("Event shapes")
 struct EventDecoderTests {
     func objects(_ decoded: [DecodedEvent]) -> [ObjectCreated] {
-        decoded.compactMap { if case .object(let o) = $0 { o } else { nil } }
+        decoded.compactMap { if case .object(let o, _) = $0 { o } else { nil } }
     }
 
     @Test func eventBridgeSingle() throws {
@@ -106,7 +106,8 @@ struct EventDecoderTests {
         ("{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"k\",\"correlation_id\":\"has space\"}", "correlation_id"),
         ("{\"bucket\":7,\"key\":\"k\"}", "bucket"),
         ("[{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"k\"},{\"bucket\":\"data-pipeline-curated-dev\"}]", "[1].key"),
-        ("{\"Records\":[{\"messageId\":\"1\",\"body\":\"not json\"}]}", "Records[0].body"),
+        ("{\"Records\":[{\"messageId\":\"1\",\"body\":7}]}", "Records[0].body"),
+        ("{\"Records\":[{\"messageId\":\"1\"}]}", "Records[0].body"),
     ])
     func invalidMessagesNameTheField(body: String, field: String) throws {
         do {
@@ -118,6 +119,40 @@ struct EventDecoderTests {
         } catch {
             Issue.record("unexpected error \(error)")
         }
+    }
+
+    @Test func payloadsInsideEnvelopesAreInvalidItemsNotRequestErrors() throws {
+        let batch = """
+            {"Records":[{"messageId":"m1","body":"not json"},{"messageId":"m2","body":\(Fixtures.quoted(Fixtures.message()))},\
+            {"messageId":"m3","body":"{\\"key\\":\\"k\\"}"}]}
+            """
+        let decoded = try EventDecoder.decodeMessages(Fixtures.parse(batch))
+        #expect(decoded.count == 3)
+        guard case .invalid(let e1, let p1) = decoded[0], case .object = decoded[1], case .invalid(let e3, _) = decoded[2] else {
+            Issue.record("unexpected decoding \(decoded)")
+            return
+        }
+        #expect(e1.field == "Records[0].body")
+        #expect(p1 == "not json")
+        #expect(e3.field == "Records[2].body.bucket")
+
+        let sns = "{\"Type\":\"Notification\",\"TopicArn\":\"arn:aws:sns:us-east-1:1:t\",\"Message\":\"hello\"}"
+        guard case .invalid(let e, let payload) = try EventDecoder.decodeEvents(Fixtures.parse(sns)).first else {
+            Issue.record("expected invalid")
+            return
+        }
+        #expect(e.field == "Message")
+        #expect(payload == "hello")
+    }
+
+    @Test func recordsOfOtherSourcesAreTypeCheckedButNeedNoS3Fields() throws {
+        let other = "{\"Records\":[{\"eventSource\":\"aws:sqs\",\"eventName\":\"x\"}]}"
+        guard case .other = try EventDecoder.decodeEvents(Fixtures.parse(other)).first else {
+            Issue.record("expected other")
+            return
+        }
+        let badType = "{\"Records\":[{\"eventSource\":\"aws:sqs\",\"eventName\":\"x\",\"s3\":{\"object\":{\"sequencer\":{}}}}]}"
+        #expect(throws: SluiceError.self) { try EventDecoder.decodeEvents(Fixtures.parse(badType)) }
     }
 
     @Test func tooManyEvents() throws {

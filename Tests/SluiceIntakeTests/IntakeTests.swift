@@ -27,7 +27,8 @@ struct IntakeTests {
         #expect(file.parsedKey.partitionPath == "ds=2025-09-10")
         #expect(file.priority == .high)
         #expect(file.size == 1_048_576)
-        #expect(file.correlationID == "fallback-id")
+        // The EventBridge event id is the correlation id, so redeliveries keep it.
+        #expect(file.correlationID == "17793124-05d4-b198-2fde-7ededc63b103")
         #expect(file.deliveryKey != nil)
     }
 

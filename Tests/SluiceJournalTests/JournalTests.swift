@@ -221,3 +221,17 @@ struct JournalTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == garbage)
     }
 }
+
+@Suite("Journal lock")
+struct JournalLockTests {
+    @Test func oneProcessPerJournal() throws {
+        let path = temporaryJournalPath()
+        let first = try Journal(configuration: JournalConfiguration(path: path), logger: Logger(label: "t"))
+        #expect {
+            _ = try Journal(configuration: JournalConfiguration(path: path), logger: Logger(label: "t"))
+        } throws: { error in
+            (error as? JournalError)?.message.contains("another Sluice process") == true
+        }
+        _ = first
+    }
+}
