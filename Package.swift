@@ -28,6 +28,8 @@ let package = Package(
         .library(name: "Parquet", targets: ["Parquet"]),
         .library(name: "AWSSigV4", targets: ["AWSSigV4"]),
         .library(name: "ClickHouseNative", targets: ["ClickHouseNative"]),
+        .library(name: "AWS", targets: ["AWS"]),
+        .library(name: "ClickHouse", targets: ["ClickHouse"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -42,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // MARK: Pure leaf libraries (no server dependencies)
@@ -57,6 +60,34 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "ClickHouseNative", swiftSettings: swiftSettings),
+        .target(name: "ParquetClickHouse", dependencies: ["Parquet", "ClickHouseNative"], swiftSettings: swiftSettings),
+
+        // MARK: Clients for the outside world
+        .target(
+            name: "AWS",
+            dependencies: [
+                "AWSSigV4",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ClickHouse",
+            dependencies: [
+                "ClickHouseNative",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Codecs from the system's C libraries
         .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
@@ -140,7 +171,41 @@ let package = Package(
         .testTarget(name: "EventPatternTests", dependencies: ["EventPattern"], swiftSettings: swiftSettings),
         .testTarget(name: "ParquetTests", dependencies: ["Parquet"], swiftSettings: swiftSettings),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClickHouseNativeTests", dependencies: ["ClickHouseNative"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AWSTests",
+            dependencies: [
+                "AWS", "AWSSigV4",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ClickHouseNativeTests", dependencies: ["ClickHouseNative"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ClickHouseTests",
+            dependencies: [
+                "ClickHouse", "ClickHouseNative",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParquetClickHouseTests",
+            dependencies: [
+                "ParquetClickHouse", "Parquet", "ClickHouseNative", "ClickHouse",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SluiceIntakeTests",
             dependencies: ["SluiceIntake", "SluiceCore", "EventPattern"],
