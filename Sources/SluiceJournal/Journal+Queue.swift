@@ -5,6 +5,8 @@ import Synchronization
 
 /// A set of entries claimed together for one load: same domain, same target table, FIFO order.
 public struct ClaimedBatch: Sendable, Hashable {
+    /// The batch's identity, kept across retries and restarts (`b<id of its first entry>`).
+    public var loadID: String
     public var entries: [JournalEntry]
     public var priority: Priority
     public var target: TableReference
@@ -39,31 +41,53 @@ extension Journal {
             guard let head = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT id, domain, target_database, target_table FROM entries
+                    SELECT id, domain, target_database, target_table, load_id FROM entries
                     WHERE priority = ? AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))\(exclusion)
                     ORDER BY id LIMIT 1
                     """,
                 arguments: headArgs
             ) else { return (nil, []) }
             let domain: String = head["domain"]
-            let limit = max(1, maxFiles[domain] ?? 1)
-            let ids = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT id FROM entries
-                    WHERE domain = ? AND target_database = ? AND target_table = ?
-                      AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))
-                    ORDER BY id LIMIT ?
-                    """,
-                arguments: [domain, head["target_database"], head["target_table"], now, limit]
-            )
+            let headID: Int64 = head["id"]
+            let ids: [Int64]
+            let loadID: String
+            if let existing: String = head["load_id"] {
+                // A batch keeps its identity across retries: the same entries, the same load id.
+                loadID = existing
+                ids = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM entries
+                        WHERE load_id = ? AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))
+                        ORDER BY id
+                        """,
+                    arguments: [existing, now]
+                )
+            } else {
+                loadID = "b\(headID)"
+                let limit = max(1, maxFiles[domain] ?? 1)
+                ids = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM entries
+                        WHERE domain = ? AND target_database = ? AND target_table = ? AND load_id IS NULL
+                          AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))
+                        ORDER BY id LIMIT ?
+                        """,
+                    arguments: [domain, head["target_database"], head["target_table"], now, limit]
+                )
+                try db.execute(
+                    sql: "UPDATE entries SET load_id = ? WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                    arguments: StatementArguments([loadID]) + StatementArguments(ids)
+                )
+            }
             var changes: [(from: EntryState, to: EntryState, domain: String)] = []
             for id in ids {
                 changes.append(try Journal.transition(db, id: id, event: .claim, at: now, code: nil, message: nil))
             }
             let entries = try Journal.fetchEntries(db, ids: ids)
             let target = TableReference(database: head["target_database"], table: head["target_table"])
-            return (ClaimedBatch(entries: entries, priority: chosen, target: target), changes)
+            return (ClaimedBatch(loadID: loadID, entries: entries, priority: chosen, target: target), changes)
         }
         changes.forEach(account)
         return batch
@@ -162,7 +186,9 @@ extension JournalEntry {
             lastErrorMessage: row["last_error_message"],
             rowsLoaded: row["rows_loaded"],
             bytesLoaded: row["bytes_loaded"],
-            payload: row["payload"]
+            payload: row["payload"],
+            loadID: row["load_id"],
+            objectVersion: row["object_version"]
         )
     }
 }

@@ -30,6 +30,10 @@ public struct JournalEntry: Sendable, Hashable {
     public var rowsLoaded: Int64?
     public var bytesLoaded: Int64?
     public var payload: String
+    /// The batch this entry belongs to, once claimed.
+    public var loadID: String?
+    /// The object version resolved from S3 (`v:<version id>` or `e:<etag>`), once known.
+    public var objectVersion: String?
 }
 
 /// One state change of an entry.

@@ -69,6 +69,36 @@ enum JournalSchema {
                 CREATE INDEX dead_letters_created ON dead_letters(created_at);
                 """)
         }
+        migrator.registerMigration("v2-loads-and-ledger") { db in
+            try db.execute(sql: """
+                ALTER TABLE entries ADD COLUMN load_id TEXT;
+                ALTER TABLE entries ADD COLUMN object_version TEXT;
+                CREATE INDEX entries_load ON entries(load_id) WHERE load_id IS NOT NULL;
+                CREATE TABLE loads (
+                    load_id TEXT PRIMARY KEY,
+                    target_database TEXT NOT NULL,
+                    target_table TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    progress BLOB,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE TABLE ledger (
+                    bucket TEXT NOT NULL,
+                    object_key TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    target_database TEXT NOT NULL,
+                    target_table TEXT NOT NULL,
+                    rows INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    load_id TEXT NOT NULL,
+                    correlation_id TEXT NOT NULL,
+                    loaded_at INTEGER NOT NULL,
+                    PRIMARY KEY (bucket, object_key, version)
+                );
+                CREATE INDEX ledger_loaded ON ledger(loaded_at);
+                """)
+        }
         return migrator
     }
 }
