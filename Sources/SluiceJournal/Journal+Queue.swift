@@ -12,70 +12,121 @@ public struct ClaimedBatch: Sendable, Hashable {
     public var target: TableReference
 }
 
+/// How the journal groups ready entries into batches.
+public struct BatchPolicy: Sendable, Hashable {
+    /// The most files per batch, per domain (`batch_max`); 1 when absent.
+    public var maxFiles: [String: Int]
+    /// The fewest files per batch, per domain (`batch_min`); a smaller batch waits for more files, at most
+    /// `maxWaitMilliseconds` after its oldest file arrived.
+    public var minFiles: [String: Int]
+    /// How long a table's files may wait for their batch to fill up.
+    public var maxWaitMilliseconds: Int64
+    /// The most bytes per batch (by the sizes the events stated); at least one file is always taken.
+    public var maxBytes: Int64?
+
+    public init(maxFiles: [String: Int] = [:], minFiles: [String: Int] = [:], maxWaitMilliseconds: Int64 = 0, maxBytes: Int64? = nil) {
+        self.maxFiles = maxFiles
+        self.minFiles = minFiles
+        self.maxWaitMilliseconds = maxWaitMilliseconds
+        self.maxBytes = maxBytes
+    }
+}
+
 extension Journal {
-    /// Claims the next batch in priority order: the class is chosen by weighted round robin among classes
-    /// with ready entries, then the oldest ready entry of that class, plus up to `maxFiles - 1` more ready
-    /// entries of the same domain and table. Ready means `queued`, or `retrying` with its backoff over.
+    /// Claims the next batch, with files of one domain and one table.
     ///
-    /// - Parameters:
-    ///   - maxFiles: the largest batch for each domain (its `batch_max`); 1 when absent.
-    ///   - excluding: tables that may not take another load now (their concurrency cap is reached).
-    public func claimNext(maxFiles: [String: Int] = [:], excluding: Set<TableReference> = []) async throws -> ClaimedBatch? {
+    /// Order: among the priority classes that have a batch ready, the class is chosen by weighted round robin
+    /// (6:3:1); within the class, the batch whose oldest file arrived first (FIFO). A batch that already has a
+    /// load id (it was tried before) keeps exactly its files. A new batch takes up to `batch_max` ready files
+    /// of its table (and at most `maxBytes`), and is ready once it has `batch_min` files or its oldest file has
+    /// waited `maxWaitMilliseconds`. Ready means `queued`, or `retrying` with its backoff over.
+    ///
+    /// - Parameter excluding: tables that may not take another load now (their concurrency cap is reached).
+    public func claimNext(_ policy: BatchPolicy = BatchPolicy(), excluding: Set<TableReference> = []) async throws -> ClaimedBatch? {
         let now = clock()
-        let excluded = excluding.flatMap { [$0.database, $0.table] }
+        let ready = "(state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ? AND dead_letter_when_due = 0))"
+        let excludedArgs = excluding.flatMap { [$0.database, $0.table] }
         let exclusion = String(repeating: " AND NOT (target_database = ? AND target_table = ?)", count: excluding.count)
-        let changes: [(from: EntryState, to: EntryState, domain: String)]
-        let batch: ClaimedBatch?
-        (batch, changes) = try await pool.write { db -> (ClaimedBatch?, [(from: EntryState, to: EntryState, domain: String)]) in
-            var args: StatementArguments = [now]
-            args += StatementArguments(excluded)
-            let ready = try Int.fetchAll(
-                db,
-                sql: "SELECT DISTINCT priority FROM entries WHERE (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))\(exclusion)",
-                arguments: args
-            )
-            let classes = Set(ready.compactMap(Priority.init(rank:)))
-            guard let chosen = self.roundRobin.withLock({ $0.next(among: classes) }) else { return (nil, []) }
-            var headArgs: StatementArguments = [chosen.rank, now]
-            headArgs += StatementArguments(excluded)
-            guard let head = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT id, domain, target_database, target_table, load_id FROM entries
-                    WHERE priority = ? AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))\(exclusion)
-                    ORDER BY id LIMIT 1
-                    """,
-                arguments: headArgs
-            ) else { return (nil, []) }
-            let domain: String = head["domain"]
-            let headID: Int64 = head["id"]
+        let (batch, changes) = try await pool.write { db -> (ClaimedBatch?, [(from: EntryState, to: EntryState, domain: String)]) in
+            // The best candidate of each class: (head id, load id or group).
+            enum Candidate {
+                case retry(loadID: String, head: Int64)
+                case fresh(domain: String, database: String, table: String, head: Int64)
+                var head: Int64 {
+                    switch self {
+                    case .retry(_, let h), .fresh(_, _, _, let h): h
+                    }
+                }
+            }
+            var best: [Priority: Candidate] = [:]
+            for priority in Priority.allCases {
+                var args: StatementArguments = [priority.rank, now]
+                args += StatementArguments(excludedArgs)
+                if let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT load_id, MIN(id) AS head FROM entries
+                        WHERE priority = ? AND \(ready) AND load_id IS NOT NULL\(exclusion)
+                        GROUP BY load_id ORDER BY head LIMIT 1
+                        """,
+                    arguments: args
+                ) {
+                    best[priority] = .retry(loadID: row["load_id"], head: row["head"])
+                }
+                let groups = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT domain, target_database, target_table, MIN(id) AS head, COUNT(*) AS n, MIN(received_at) AS oldest
+                        FROM entries WHERE priority = ? AND \(ready) AND load_id IS NULL\(exclusion)
+                        GROUP BY domain, target_database, target_table ORDER BY head LIMIT 200
+                        """,
+                    arguments: args
+                )
+                for g in groups {
+                    let domain: String = g["domain"]
+                    let n: Int = g["n"]
+                    let oldest: Int64 = g["oldest"]
+                    let head: Int64 = g["head"]
+                    let filled = n >= (policy.minFiles[domain] ?? 1) || now - oldest >= policy.maxWaitMilliseconds
+                    guard filled else { continue }
+                    if best[priority].map({ head < $0.head }) ?? true {
+                        best[priority] = .fresh(domain: domain, database: g["target_database"], table: g["target_table"], head: head)
+                    }
+                    break
+                }
+            }
+            guard let chosen = self.roundRobin.withLock({ $0.next(among: Set(best.keys)) }), let candidate = best[chosen] else {
+                return (nil, [])
+            }
             let ids: [Int64]
             let loadID: String
-            if let existing: String = head["load_id"] {
-                // A batch keeps its identity across retries: the same entries, the same load id.
+            switch candidate {
+            case .retry(let existing, _):
                 loadID = existing
                 ids = try Int64.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id FROM entries
-                        WHERE load_id = ? AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))
-                        ORDER BY id
-                        """,
-                    arguments: [existing, now]
+                    db, sql: "SELECT id FROM entries WHERE load_id = ? AND \(ready) ORDER BY id", arguments: [existing, now]
                 )
-            } else {
-                loadID = "b\(headID)"
-                let limit = max(1, maxFiles[domain] ?? 1)
-                ids = try Int64.fetchAll(
+            case .fresh(let domain, let database, let table, let head):
+                loadID = "b\(head)"
+                let limit = max(1, policy.maxFiles[domain] ?? 1)
+                let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT id FROM entries
-                        WHERE domain = ? AND target_database = ? AND target_table = ? AND load_id IS NULL
-                          AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= ?))
+                        SELECT id, size FROM entries
+                        WHERE domain = ? AND target_database = ? AND target_table = ? AND load_id IS NULL AND \(ready)
                         ORDER BY id LIMIT ?
                         """,
-                    arguments: [domain, head["target_database"], head["target_table"], now, limit]
+                    arguments: [domain, database, table, now, limit]
                 )
+                var taken: [Int64] = []
+                var bytes: Int64 = 0
+                for row in rows {
+                    let size: Int64 = row["size"] ?? 0
+                    if let maxBytes = policy.maxBytes, !taken.isEmpty, bytes + size > maxBytes { break }
+                    taken.append(row["id"])
+                    bytes += size
+                }
+                ids = taken
                 try db.execute(
                     sql: "UPDATE entries SET load_id = ? WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
                     arguments: StatementArguments([loadID]) + StatementArguments(ids)
@@ -86,11 +137,16 @@ extension Journal {
                 changes.append(try Journal.transition(db, id: id, event: .claim, at: now, code: nil, message: nil))
             }
             let entries = try Journal.fetchEntries(db, ids: ids)
-            let target = TableReference(database: head["target_database"], table: head["target_table"])
-            return (ClaimedBatch(loadID: loadID, entries: entries, priority: chosen, target: target), changes)
+            guard let first = entries.first else { return (nil, changes) }
+            return (ClaimedBatch(loadID: loadID, entries: entries, priority: chosen, target: first.target), changes)
         }
         changes.forEach(account)
         return batch
+    }
+
+    /// The old signature: at most `maxFiles` per domain, no waiting for fuller batches.
+    public func claimNext(maxFiles: [String: Int], excluding: Set<TableReference> = []) async throws -> ClaimedBatch? {
+        try await claimNext(BatchPolicy(maxFiles: maxFiles), excluding: excluding)
     }
 
     /// Marks entries loaded.
@@ -109,33 +165,67 @@ extension Journal {
         changes.forEach(account)
     }
 
-    /// Records a failed attempt: the entries wait in `retrying` until `retryAt` (ms since 1970), or, when
-    /// `retryAt` is `nil`, go to the dead-letter store with the error.
-    public func markFailed(ids: [Int64], error: SluiceError, retryAt: Int64?) async throws {
+    /// Records a failed attempt.
+    ///
+    /// - Parameters:
+    ///   - retryAt: when the entries may be tried again (ms since 1970); `nil` dead-letters them now.
+    ///   - deadLetterWhenDue: the attempts are used up: the entries wait in `retrying` until `retryAt`, then
+    ///     ``deadLetterDue()`` moves them to the dead-letter store without another attempt.
+    public func markFailed(ids: [Int64], error: SluiceError, retryAt: Int64?, deadLetterWhenDue: Bool = false) async throws {
         let now = clock()
         let changes = try await pool.write { db in
             try ids.map { id -> (from: EntryState, to: EntryState, domain: String) in
                 if let retryAt {
-                    return try Journal.transition(
+                    let change = try Journal.transition(
                         db, id: id, event: .failRetryable, at: now, code: error.code.rawValue, message: error.message, nextAttemptAt: retryAt
                     )
+                    try db.execute(sql: "UPDATE entries SET dead_letter_when_due = ? WHERE id = ?", arguments: [deadLetterWhenDue ? 1 : 0, id])
+                    return change
                 }
-                let change = try Journal.transition(db, id: id, event: .failPermanent, at: now, code: error.code.rawValue, message: error.message)
-                let row = try Row.fetchOne(db, sql: "SELECT correlation_id, source, domain, table_name, payload FROM entries WHERE id = ?", arguments: [id])!
-                try db.execute(
-                    sql: """
-                        INSERT INTO dead_letters (entry_id, correlation_id, code, category, message, field, source, domain, table_name, payload, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        id, row["correlation_id"], error.code.rawValue, error.category.rawValue, error.message, error.field,
-                        row["source"], row["domain"], row["table_name"], row["payload"], now,
-                    ]
-                )
-                return change
+                return try Journal.deadLetter(db, id: id, error: error, at: now)
             }
         }
         changes.forEach(account)
+    }
+
+    /// Dead-letters the entries whose attempts are used up and whose last backoff has passed.
+    ///
+    /// - Returns: the dead-lettered entries.
+    @discardableResult
+    public func deadLetterDue() async throws -> [JournalEntry] {
+        let now = clock()
+        let (entries, changes) = try await pool.write { db -> ([JournalEntry], [(from: EntryState, to: EntryState, domain: String)]) in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM entries WHERE state = 'retrying' AND dead_letter_when_due = 1 AND next_attempt_at <= ?", arguments: [now]
+            )
+            var changes: [(from: EntryState, to: EntryState, domain: String)] = []
+            for id in ids {
+                let row = try Row.fetchOne(db, sql: "SELECT last_error_code, last_error_message FROM entries WHERE id = ?", arguments: [id])!
+                let code = ErrorCode(rawValue: row["last_error_code"] ?? "") ?? .connection
+                let error = SluiceError(code, row["last_error_message"] ?? "attempts used up")
+                changes.append(try Journal.deadLetter(db, id: id, error: error, at: now))
+            }
+            return (try Journal.fetchEntries(db, ids: ids), changes)
+        }
+        changes.forEach(account)
+        return entries
+    }
+
+    static func deadLetter(_ db: Database, id: Int64, error: SluiceError, at now: Int64) throws -> (from: EntryState, to: EntryState, domain: String) {
+        let change = try Journal.transition(db, id: id, event: .failPermanent, at: now, code: error.code.rawValue, message: error.message)
+        try db.execute(sql: "UPDATE entries SET dead_letter_when_due = 0 WHERE id = ?", arguments: [id])
+        let row = try Row.fetchOne(db, sql: "SELECT correlation_id, source, domain, table_name, payload FROM entries WHERE id = ?", arguments: [id])!
+        try db.execute(
+            sql: """
+                INSERT INTO dead_letters (entry_id, correlation_id, code, category, message, field, source, domain, table_name, payload, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                id, row["correlation_id"], error.code.rawValue, error.category.rawValue, error.message, error.field,
+                row["source"], row["domain"], row["table_name"], row["payload"], now,
+            ]
+        )
+        return change
     }
 
     /// Parks loading entries back to `queued` (graceful shutdown).

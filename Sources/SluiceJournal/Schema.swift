@@ -99,6 +99,11 @@ enum JournalSchema {
                 CREATE INDEX ledger_loaded ON ledger(loaded_at);
                 """)
         }
+        migrator.registerMigration("v3-final-backoff") { db in
+            // A failure that used up its attempts waits out its last backoff in `retrying`, then is
+            // dead-lettered without another attempt (the seed's retry table: 3 attempts, 2 s/4 s/8 s, ~14 s).
+            try db.execute(sql: "ALTER TABLE entries ADD COLUMN dead_letter_when_due INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }
