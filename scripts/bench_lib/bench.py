@@ -1,0 +1,631 @@
+#!/usr/bin/env python3
+"""Sluice's benchmark harness; `scripts/bench` installs what is missing and runs this.
+
+  bench.py [intake|decode|load|e2e|memory|micro|all]... [--quick]
+
+Every benchmark measures against a baseline taken in the same run (absolute times on shared machines are
+noise), with warm-up and several repetitions, and prints one table with the median, the spread and the ratio
+to that baseline. Nothing here asserts a timing: the exit status is 0 whatever the figures (it is non-zero only
+when the harness itself cannot run, for example when a build fails).
+
+Environment:
+  SLUICE_BIN               a sluice binary to use instead of building one
+  SLUICE_BENCH_CONFIG      release (default) or debug: how sluice and the Benchmarks package are built
+  SLUICE_BENCH_SCRATCH     scratch path for the sluice build (default <root>/.build-bench-<config>)
+  SLUICE_BENCH_DATA_DIR    where generated data is cached (default <root>/.bench-data)
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIB = os.path.dirname(os.path.abspath(__file__))
+BENCH_PKG = os.path.join(ROOT, "Benchmarks")
+DATA = os.environ.get("SLUICE_BENCH_DATA_DIR") or os.path.join(ROOT, ".bench-data")
+CONFIG = os.environ.get("SLUICE_BENCH_CONFIG", "release")
+if CONFIG not in ("release", "debug"):
+    sys.exit("SLUICE_BENCH_CONFIG must be release or debug")
+
+ALL = ["intake", "decode", "load", "e2e", "memory", "micro"]
+
+
+def log(message):
+    print("\033[1m==> %s\033[0m" % message, file=sys.stderr, flush=True)
+
+
+# MARK: statistics and tables
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values):
+    """Half the min-max range as a percentage of the median: how far the repetitions scatter."""
+    if len(values) < 2:
+        return 0.0
+    m = median(values)
+    return 0.0 if m == 0 else (max(values) - min(values)) / 2 / m * 100
+
+
+def fmt_rate(value, spread_pct=None):
+    if value != value:  # NaN
+        return "-"
+    text = "%.0f" % value if value >= 100 else "%.1f" % value
+    return text if spread_pct is None else "%s ±%.0f%%" % (text, spread_pct)
+
+
+def fmt_ratio(value):
+    return "-" if value is None or value != value else "%.2fx" % value
+
+
+def geomean(values):
+    values = [v for v in values if v and v == v and v > 0]
+    if not values:
+        return float("nan")
+    product = 1.0
+    for v in values:
+        product *= v
+    return product ** (1.0 / len(values))
+
+
+def table(title, headers, rows, notes=()):
+    """Prints a plain-text table: left-aligned first column, right-aligned figures."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(str(cell)))
+    print()
+    print(title)
+    print("-" * len(title))
+
+    def line(cells):
+        out = []
+        for i, cell in enumerate(cells):
+            out.append(str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    print(line(headers))
+    print(line(["-" * w for w in widths]))
+    for row in rows:
+        print(line(row))
+    for note in notes:
+        print(note)
+    sys.stdout.flush()
+
+
+# MARK: machine and builds
+
+def machine_summary():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = " ".join("%.2f" % x for x in os.getloadavg())
+    return "%d cores (nproc), %s, load average %s" % (os.cpu_count() or 0, model, load)
+
+
+def run_build(args, cwd, what):
+    log("building %s (%s)" % (what, CONFIG))
+    started = time.time()
+    result = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.time() - started
+    if result.returncode != 0:
+        lines = [l for l in result.stdout.splitlines() if not re.match(r"^\[\d+/\d+\]", l)]
+        print("\n".join(lines[-60:]), file=sys.stderr)
+        raise SystemExit("bench: building %s failed" % what)
+    log("built %s in %.0f s" % (what, elapsed))
+
+
+_sluice = None
+
+
+def sluice_binary():
+    """The sluice binary: SLUICE_BIN, or a build of the main package in its own scratch path."""
+    global _sluice
+    if _sluice:
+        return _sluice
+    if os.environ.get("SLUICE_BIN"):
+        _sluice = os.path.abspath(os.environ["SLUICE_BIN"])
+        if not os.access(_sluice, os.X_OK):
+            raise SystemExit("bench: SLUICE_BIN=%s is not executable" % _sluice)
+        return _sluice
+    scratch = os.environ.get("SLUICE_BENCH_SCRATCH") or os.path.join(ROOT, ".build-bench-" + CONFIG)
+    run_build(["swift", "build", "-c", CONFIG, "--product", "sluice", "--scratch-path", scratch], ROOT, "sluice")
+    _sluice = os.path.join(scratch, CONFIG, "sluice")
+    return _sluice
+
+
+_decode_tool = None
+
+
+def decode_tool():
+    global _decode_tool
+    if _decode_tool:
+        return _decode_tool
+    run_build(["swift", "build", "-c", CONFIG, "--product", "sluice-decode-bench"], BENCH_PKG, "sluice-decode-bench")
+    _decode_tool = os.path.join(BENCH_PKG, ".build", CONFIG, "sluice-decode-bench")
+    return _decode_tool
+
+
+def loader_available():
+    """Whether this sluice build has the loader (`sluice load --help` exits 0)."""
+    try:
+        result = subprocess.run([sluice_binary(), "load", "--help"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=30)
+        # ArgumentParser answers `--help` after an unknown subcommand with the root help and exit 0, so the
+        # usage line must name the subcommand too.
+        return result.returncode == 0 and re.search(r"USAGE: sluice load\b", result.stdout) is not None
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def generate(kind, quick=False):
+    """Generated Parquet data under .bench-data, cached (a directory with a manifest is complete)."""
+    name = {"decode": "decode-v1-" + ("quick" if quick else "full"), "micro": "micro-v1"}[kind]
+    out = os.path.join(DATA, name)
+    manifest = os.path.join(out, "manifest.json")
+    if not os.path.exists(manifest):
+        log("generating %s data in %s" % (kind, out))
+        args = [sys.executable, os.path.join(LIB, "gen_data.py"), kind, out] + (["--quick"] if quick else [])
+        subprocess.run(args, check=True)
+    with open(manifest) as f:
+        return out, json.load(f)
+
+
+# MARK: intake
+
+class SluiceServer:
+    """`sluice serve` on a free loopback port with a fresh journal in `workdir`."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        config = os.path.join(workdir, "sluice.yaml")
+        with open(config, "w") as f:
+            f.write("""http:
+  host: 127.0.0.1
+  port: 0
+  drain_seconds: 0
+intake:
+  bucket: data-pipeline-curated-dev
+journal:
+  path: %s
+  max_pending: 100000000
+log:
+  level: notice
+  format: json
+""" % os.path.join(workdir, "journal.db"))
+        self.log_path = os.path.join(workdir, "sluice.log")
+        self.log_file = open(self.log_path, "w")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+        self.process = subprocess.Popen([sluice_binary(), "serve", "--config", config], stdout=self.log_file,
+                                        stderr=subprocess.STDOUT, env=env)
+        self.port = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with open(self.log_path) as f:
+                text = f.read()
+            m = re.search(r'"msg":"listening".*?"port":"(\d+)"', text) or \
+                re.search(r'"port":"(\d+)".*?"msg":"listening"', text)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.process.poll() is not None:
+                raise SystemExit("bench: sluice serve exited:\n" + text[-3000:])
+            time.sleep(0.05)
+        if self.port is None:
+            self.stop()
+            raise SystemExit("bench: sluice serve did not report its port")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def queued_total(self):
+        """sluice_events_received_total{outcome="queued"} summed over sources."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0
+        for line in text.splitlines():
+            if line.startswith("sluice_events_received_total{") and 'outcome="queued"' in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+def wrk(url, mode, run_id, close, seconds, threads, connections):
+    args = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--timeout", "10s",
+            "-s", os.path.join(LIB, "intake.lua"), url, "--", mode, run_id] + (["close"] if close else [])
+    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    m = re.search(r"^RESULT (\{.*\})$", result.stdout, re.M)
+    if not m:
+        raise SystemExit("bench: wrk printed no result:\n" + result.stdout[-2000:])
+    return json.loads(m.group(1))
+
+
+def fsync_probe(directory, count):
+    """Latency of a 4 KiB append + fsync in `directory`: the floor under every durable 202."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    times = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"\0" * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        os.remove(path)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def bench_intake(quick):
+    if not shutil.which("wrk"):
+        print("\nintake: wrk is not installed (apt-get install wrk); skipped")
+        return
+    seconds = 3 if quick else 10
+    reps = 3 if quick else 5
+    warmup = 1 if quick else 3
+    threads = 2
+    # keep-alive at one or two concurrency levels (by Little's law, events/s = in-flight requests / latency, and
+    # latency is at least one fsync); Connection: close at the lower level only (each request is a new socket).
+    levels = [int(c) for c in os.environ.get("SLUICE_BENCH_CONNECTIONS", "64" if quick else "32,256").split(",")]
+    plans = [(False, c) for c in levels] + [(True, min(levels))]
+    binary = sluice_binary()
+    os.makedirs(DATA, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="intake-", dir=DATA)
+    fsync_p50, fsync_p99 = fsync_probe(workdir, 200 if quick else 1000)
+    server = SluiceServer(workdir)
+    log("intake: sluice serve on %s, journal in %s" % (server.url, workdir))
+    rows = []
+    notes = []
+    summary = {}
+    run = [0]
+
+    def once(mode, close, duration, connections):
+        run[0] += 1
+        before = server.queued_total() if mode == "events" else 0
+        r = wrk(server.url, mode, "%d%d" % (os.getpid(), run[0]), close, duration, threads, connections)
+        if mode == "events":
+            # Requests still in flight when wrk stops are answered after its window: wait for the counter to settle.
+            after = server.queued_total()
+            for _ in range(50):
+                time.sleep(0.1)
+                now = server.queued_total()
+                if now == after:
+                    break
+                after = now
+            r["queued_delta"] = after - before
+        return r
+
+    try:
+        for close, connections in plans:
+            label = "%s, %d conn" % ("Connection: close" if close else "keep-alive", connections)
+            once("health", close, warmup, connections)
+            once("events", close, warmup, connections)
+            health, events = [], []
+            for _ in range(reps):
+                health.append(once("health", close, seconds, connections))
+                events.append(once("events", close, seconds, connections))
+            h_rate = [r["requests"] / (r["duration_us"] / 1e6) for r in health]
+            e_rate = [r["accepted_202"] / (r["duration_us"] / 1e6) for r in events]
+            # Every 202 wrk counted must be a queued entry; the metric may be ahead by the requests that were in
+            # flight when wrk stopped (at most one per connection), never behind.
+            mismatch = [(r["accepted_202"], r["queued_delta"]) for r in events
+                        if not 0 <= r["queued_delta"] - r["accepted_202"] <= connections]
+            rejected = sum(r["other"] + r["ok_200"] for r in events)
+            # With `Connection: close` wrk counts the server's close after each answer as a read error; those are
+            # left out (the baseline shows the same count).
+            errors = sum(r["connect_errors"] + r["write_errors"] + r["timeouts"] +
+                         (0 if close else r["read_errors"]) for r in events)
+            rows.append(["GET /health (baseline), " + label, fmt_rate(median(h_rate), spread(h_rate)),
+                         "%.2f" % (median([r["p50_us"] for r in health]) / 1000),
+                         "%.2f" % (median([r["p99_us"] for r in health]) / 1000), "1.00x", "-"])
+            rows.append(["POST /v1/events, " + label, fmt_rate(median(e_rate), spread(e_rate)),
+                         "%.2f" % (median([r["p50_us"] for r in events]) / 1000),
+                         "%.2f" % (median([r["p99_us"] for r in events]) / 1000),
+                         fmt_ratio(median(e_rate) / median(h_rate)), "%d / %d" % (rejected, errors)])
+            if mismatch:
+                notes.append("  %s: 202 answers and the queued-metric delta disagree in %d run(s) (202s, delta): %s" %
+                             (label, len(mismatch), mismatch[:3]))
+            else:
+                notes.append("  %s: every 202 is a queued entry (metric delta - 202s within 0..%d in-flight)" %
+                             (label, connections))
+            if rejected:
+                last = [r["last_other"] for r in events if r["last_other"]]
+                notes.append("  %s: %d event answers were not 202 (last status %s)" % (label, rejected,
+                                                                                      last[-1] if last else "200"))
+            summary[label] = (median(e_rate), median([r["p99_us"] for r in events]) / 1000)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    notes.insert(0, "  wrk -t%d, %d s x %d repetitions after a %d s warm-up; events/s = 202 answers / duration, "
+                    "checked against sluice_events_received_total{outcome=\"queued\"}; ±: half the min-max range" %
+                 (threads, seconds, reps, warmup))
+    notes.append("  fsync floor on the journal's disk (4 KiB append + fsync, in this run): p50 %.2f ms, p99 %.2f ms; "
+                 "every 202 waits for one group commit, so p99 cannot be below the fsync p99" %
+                 (fsync_p50 * 1000, fsync_p99 * 1000))
+    for label, (rate, p99) in summary.items():
+        notes.append("  goal (>= 20,000 durable events/s, p99 < 10 ms), %s: %s (%.0f/s, p99 %.2f ms)" %
+                     (label, "met" if rate >= 20000 and p99 < 10 else "not met", rate, p99))
+    if CONFIG == "debug" and not os.environ.get("SLUICE_BIN"):
+        notes.append("  debug build: the figures exercise the harness, they say nothing about performance")
+    table("intake: %s" % os.path.basename(binary),
+          ["endpoint", "req or events/s", "p50 ms", "p99 ms", "vs /health", "non-202 / socket errors"],
+          rows, notes)
+
+
+# MARK: decode
+
+def time_pyarrow(path, threaded, warmup, reps, min_sample):
+    """Seconds per read_table, one figure per sample; a sample repeats the read for at least min_sample seconds
+    (the same rule as sluice-decode-bench)."""
+    import pyarrow.parquet as pq
+    last = 0.0
+    for _ in range(max(warmup, 1)):
+        start = time.perf_counter()
+        pq.read_table(path, use_threads=threaded)
+        last = time.perf_counter() - start
+    inner = min(max(int(-(-min_sample // last)) if last > 0 else 1, 1), 10_000)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(inner):
+            pq.read_table(path, use_threads=threaded)
+        times.append((time.perf_counter() - start) / inner)
+    return times
+
+
+def bench_decode(quick):
+    directory, manifest = generate("decode", quick)
+    tool = decode_tool()
+    warmup, reps = 1, (3 if quick else 5)
+    min_sample = 0.05 if quick else 0.25
+    rows = []
+    ratios_single, ratios_threaded = [], []
+    failures = []
+    for entry in manifest["files"]:
+        path = os.path.join(directory, entry["file"])
+        mb = entry["arrow_bytes"] / 1e6
+        result = subprocess.run([tool, "--warmup", str(warmup), "--repeat", str(reps),
+                                 "--min-sample-seconds", str(min_sample), path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sluice = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else \
+            {"error": result.stderr.strip()[-200:] or "exit %d" % result.returncode}
+        single = time_pyarrow(path, False, warmup, reps, min_sample)
+        threaded = time_pyarrow(path, True, warmup, reps, min_sample)
+        s_rate = [mb / t for t in single]
+        t_rate = [mb / t for t in threaded]
+        if sluice.get("error"):
+            failures.append("  %s: %s" % (entry["file"], sluice["error"]))
+            rows.append([entry["shape"], entry["codec"], "%.1f" % mb, "error", fmt_rate(median(s_rate), spread(s_rate)),
+                         fmt_rate(median(t_rate), spread(t_rate)), "-", "-"])
+            continue
+        o_rate = [mb / t for t in sluice["seconds"]]
+        r1 = median(o_rate) / median(s_rate)
+        rt = median(o_rate) / median(t_rate)
+        ratios_single.append(r1)
+        ratios_threaded.append(rt)
+        rows.append([entry["shape"], entry["codec"], "%.1f" % mb, fmt_rate(median(o_rate), spread(o_rate)),
+                     fmt_rate(median(s_rate), spread(s_rate)), fmt_rate(median(t_rate), spread(t_rate)),
+                     fmt_ratio(r1), fmt_ratio(rt)])
+    rows.append(["geometric mean", "", "", "", "", "", fmt_ratio(geomean(ratios_single)),
+                 fmt_ratio(geomean(ratios_threaded))])
+    import pyarrow
+    notes = ["  MB = decoded Arrow size of the table (pyarrow nbytes), the same for every reader; MB/s = MB / median "
+             "time of open + decode of the whole file, %d samples of >= %.2f s each after %d warm-up; ±: half the "
+             "min-max range" % (reps, min_sample, warmup),
+             "  sluice = ParquetFile.open + scan (sluice-decode-bench, %s); pyarrow %s read_table(use_threads=False) "
+             "and read_table(use_threads=True) on %d cores" % (CONFIG, pyarrow.__version__, os.cpu_count() or 0),
+             "  goal: >= 1.00x pyarrow single-threaded"]
+    if failures:
+        notes.append("  files Sluice could not decode:")
+        notes.extend(failures)
+    if CONFIG == "debug":
+        notes.append("  debug build: the figures exercise the harness, they say nothing about performance")
+    table("decode: Sluice's Parquet decoder vs pyarrow (%s files)" % ("quick" if quick else "full"),
+          ["shape", "codec", "MB", "sluice MB/s", "pyarrow 1t MB/s", "pyarrow mt MB/s", "vs 1t", "vs mt"],
+          rows, notes)
+
+
+# MARK: micro
+
+# Benchmarks that run an inner loop of 1,000 operations per measured iteration (scalingFactor .kilo).
+SCALED = ("JSON/", "EventPattern/", "SigV4/")
+# The in-run baseline of the Parquet rows: a PLAIN, uncompressed chunk is one bounds-checked memcpy.
+MICRO_BASELINE = "Parquet/plain int64 uncompressed"
+MICRO_FILES = {
+    "Parquet/bit-unpack dictionary indices (17-bit, int32)": "bitpack_w17.parquet",
+    "Parquet/RLE dictionary runs (int64)": "rle_runs.parquet",
+    "Parquet/dictionary gather (strings)": "dict_strings.parquet",
+    "Parquet/definition levels 50% nulls (int64)": "levels_nullable.parquet",
+    "Parquet/delta binary packed (int64)": "delta_int64.parquet",
+    "Parquet/delta byte array (strings)": "delta_strings.parquet",
+    "Parquet/plain int64 uncompressed": "plain_int64.none.parquet",
+    "Parquet/plain int64 snappy": "plain_int64.snappy.parquet",
+    "Parquet/plain int64 zstd": "plain_int64.zstd.parquet",
+}
+
+
+def swift_benchmark(args, env):
+    command = ["swift", "package", "--package-path", BENCH_PKG, "--disable-sandbox", "benchmark"] + args + \
+              ["--benchmark-build-configuration", CONFIG]
+    return subprocess.run(command, cwd=BENCH_PKG, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+
+
+def bench_micro(quick):
+    directory, manifest = generate("micro")
+    sizes = {f["file"]: f["arrow_bytes"] for f in manifest["files"]}
+    env = dict(os.environ, SLUICE_BENCH_DATA=directory, SLUICE_BENCH_QUICK="1" if quick else "0")
+    export = tempfile.mkdtemp(prefix="micro-", dir=DATA)
+    try:
+        log("micro: building and running Benchmarks/SluiceMicro (package-benchmark, %s)" % CONFIG)
+        started = time.time()
+        result = swift_benchmark(["--target", "SluiceMicro", "--no-progress", "--format", "jmh", "--path", export],
+                                 env)
+        log("micro: run finished in %.0f s" % (time.time() - started))
+        exported = [os.path.join(export, f) for f in os.listdir(export) if f.endswith(".json")]
+        if result.returncode != 0 or not exported:
+            print(result.stdout[-4000:])
+            print("\nmicro: package-benchmark did not produce results (exit %d)" % result.returncode)
+            return
+        elements = []
+        for path in exported:
+            with open(path) as f:
+                elements.extend(json.load(f))
+        for line in result.stdout.splitlines():
+            if line.startswith("SluiceMicro:"):
+                print(line)
+        results = {}
+        for element in elements:
+            name = element["benchmark"].split(".SluiceMicro.", 1)[-1].replace("_", " ")
+            wall = element["secondaryMetrics"].get("Time (wall clock)") or element["secondaryMetrics"].get("wallClock")
+            if wall is None:
+                wall = next((v for k, v in element["secondaryMetrics"].items() if "wall" in k.lower()), None)
+            mallocs = next((v for k, v in element["secondaryMetrics"].items() if "malloc" in k.lower()), None)
+            if wall is None:
+                continue
+            p = wall["scorePercentiles"]
+            scale = 1000 if name.startswith(SCALED) else 1
+            results[name] = {
+                "p50": p["50.0"] / scale, "p0": p["0.0"] / scale, "p90": p["90.0"] / scale,
+                "mallocs": mallocs["scorePercentiles"]["90.0"] / scale if mallocs else None,
+                "n": element.get("measurementIterations"),
+            }
+        base = results.get(MICRO_BASELINE)
+        base_rate = sizes[MICRO_FILES[MICRO_BASELINE]] / base["p50"] if base else None
+        rows = []
+        for name in sorted(results, key=lambda n: (not n.startswith("Parquet/"), n)):
+            r = results[name]
+            spread_pct = (r["p90"] - r["p0"]) / 2 / r["p50"] * 100 if r["p50"] else 0
+            file = MICRO_FILES.get(name)
+            if file and r["p50"]:
+                rate = sizes[file] / r["p50"]  # bytes per microsecond = MB/s
+                throughput = "%.0f MB/s" % rate
+                ratio = fmt_ratio(rate / base_rate) if base_rate else "-"
+            else:
+                throughput = "%.0f op/s" % (1e6 / r["p50"]) if r["p50"] else "-"
+                ratio = "-"
+            mallocs = "-" if r["mallocs"] is None else ("%.0f" % r["mallocs"] if r["mallocs"] >= 1 else
+                                                       "%.3f" % r["mallocs"])
+            rows.append([name, "%.2f ±%.0f%%" % (r["p50"], spread_pct), throughput, ratio, mallocs])
+        table("micro: package-benchmark (Benchmarks/SluiceMicro, %s)" % CONFIG,
+              ["benchmark", "p50 µs/op", "throughput", "vs plain", "mallocs p90/op"], rows,
+              ["  ±: half the p0-p90 range of the iterations; Parquet MB/s over the decoded Arrow size of the "
+               "chunk; vs plain: throughput relative to the PLAIN uncompressed int64 chunk (a bounds-checked copy)",
+               "  %s" % ("quick: short runs, few iterations" if quick else "full runs")])
+        log("micro: checking malloc counts against Benchmarks/Thresholds")
+        check = swift_benchmark(["thresholds", "check", "--target", "SluiceMicro", "--no-progress",
+                                 "--path", os.path.join(BENCH_PKG, "Thresholds")], env)
+        lines = [l for l in check.stdout.splitlines()
+                 if not re.match(r"^(\[\d+/\d+\]|Building|Build complete|Compiling|Write|Linking|Planning)", l)]
+        print("\nmicro: malloc-count thresholds (Benchmarks/Thresholds, tolerance in SluiceMicro.swift)")
+        print("\n".join(lines[-40:]))
+        verdict = {0: "equal to the thresholds", 2: "REGRESSION: more allocations than the thresholds allow",
+                   4: "better than the thresholds (lower them with scripts/bench micro --update-thresholds)"}
+        print("micro: allocations %s (exit %d; reported, never failing the run)" %
+              (verdict.get(check.returncode, "not checked"), check.returncode))
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
+
+
+def update_thresholds():
+    """Rewrites Benchmarks/Thresholds from a fresh run, keeping only mallocCountTotal (the deterministic metric)."""
+    directory, _ = generate("micro")
+    env = dict(os.environ, SLUICE_BENCH_DATA=directory, SLUICE_BENCH_QUICK="0")
+    path = os.path.join(BENCH_PKG, "Thresholds")
+    command = ["swift", "package", "--package-path", BENCH_PKG, "--disable-sandbox",
+               "--allow-writing-to-package-directory", "benchmark", "thresholds", "update", "--target", "SluiceMicro",
+               "--no-progress", "--path", path, "--benchmark-build-configuration", "release"]
+    subprocess.run(command, cwd=BENCH_PKG, env=env, check=True)
+    for name in os.listdir(path):
+        if name.endswith(".p90.json"):
+            full = os.path.join(path, name)
+            with open(full) as f:
+                values = json.load(f)
+            with open(full, "w") as f:
+                json.dump({k: v for k, v in values.items() if k == "mallocCountTotal"}, f, indent=2, sort_keys=True)
+                f.write("\n")
+    print("updated %s" % path)
+
+
+# MARK: loader benchmarks
+
+def bench_loader(name):
+    if not loader_available():
+        print("\n%s: the loader is not in this build (`sluice load --help` fails); skipped" % name)
+        return
+    print("\n%s: the loader is in this build, but this benchmark is not written yet (see docs/performance.md, "
+          "\"What is left\"); skipped" % name)
+
+
+def main(argv):
+    quick = "--quick" in argv
+    if "--update-thresholds" in argv:
+        update_thresholds()
+        return 0
+    chosen = [a for a in argv if not a.startswith("--")] or ["all"]
+    unknown = [a for a in chosen if a not in ALL + ["all"]]
+    if unknown:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if "all" in chosen:
+        chosen = ALL
+    started = time.time()
+    print("Sluice benchmarks (%s%s), %s" % (CONFIG, ", quick" if quick else "", machine_summary()))
+    print("date %s, commit %s" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), git_commit()))
+    broken = []
+    for name in chosen:
+        began = time.time()
+        try:
+            if name == "intake":
+                bench_intake(quick)
+            elif name == "decode":
+                bench_decode(quick)
+            elif name == "micro":
+                bench_micro(quick)
+            else:
+                bench_loader(name)
+        except (SystemExit, Exception) as error:  # the harness broke, not a figure: report it, go on
+            print("\n%s: the benchmark could not run: %s" % (name, error))
+            broken.append(name)
+        log("%s took %.0f s" % (name, time.time() - began))
+    print("\nall benchmarks done in %.0f s (load average now %s)" %
+          (time.time() - started, " ".join("%.2f" % x for x in os.getloadavg())))
+    if broken:
+        print("the harness could not run: %s" % ", ".join(broken))
+        return 1
+    return 0
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
