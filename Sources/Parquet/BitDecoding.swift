@@ -87,30 +87,155 @@ func readBits(_ src: UnsafeRawPointer, byteCount: Int, bitPosition: Int, width: 
     return value & mask
 }
 
-/// Unpacks `count` little-endian bit-packed values of `width` bits (at most 32).
+/// Unpacks `count` little-endian bit-packed values of `width` bits (at most 64), starting with
+/// value number `firstValue` of the packed data at `src` (`byteCount` bytes readable). The caller
+/// guarantees that the values lie inside the data. Whole groups of 8 values go through loops
+/// specialised per width with 8-byte loads; the rest, and groups too close to the end for an
+/// 8-byte load, are read bit by bit.
 @inline(__always)
 func unpackBits<T: FixedWidthInteger>(
-    _ src: UnsafeRawPointer, byteCount: Int, firstBit: Int, width: Int, count: Int, into out: UnsafeMutablePointer<T>
+    _ src: UnsafeRawPointer, byteCount: Int, firstValue: Int, width: Int, count: Int, into out: UnsafeMutablePointer<T>
 ) {
     if width == 0 {
         out.update(repeating: 0, count: count)
         return
     }
-    let mask: UInt64 = (1 << UInt64(width)) &- 1
-    var bit = firstBit
     var i = 0
-    // Fast part: every 8-byte load stays inside the buffer.
-    let safeEnd = (byteCount - 8) * 8
-    while i < count && bit <= safeEnd {
-        let word = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-        out[i] = T(truncatingIfNeeded: (word >> UInt64(bit & 7)) & mask)
-        bit += width
+    var v = firstValue
+    while i < count && v & 7 != 0 {
+        out[i] = T(truncatingIfNeeded: readBits(src, byteCount: byteCount, bitPosition: v &* width, width: width))
         i += 1
+        v += 1
+    }
+    if width <= 57 {
+        // Group g starts at byte g * width and its loads reach at most byte g * width + width + 7.
+        let firstGroup = v >> 3
+        let safeGroups = (byteCount - 8) / width - firstGroup
+        let groups = Swift.min((count - i) >> 3, Swift.max(0, safeGroups))
+        if groups > 0 {
+            unpackGroups(src + firstGroup * width, into: out + i, groups: groups, width: width)
+            i += groups * 8
+            v += groups * 8
+        }
     }
     while i < count {
-        out[i] = T(truncatingIfNeeded: readBits(src, byteCount: byteCount, bitPosition: bit, width: width))
-        bit += width
+        out[i] = T(truncatingIfNeeded: readBits(src, byteCount: byteCount, bitPosition: v &* width, width: width))
         i += 1
+        v += 1
+    }
+}
+
+/// Unpacks `groups` groups of 8 values of `width` (1...57) bits, reading up to `width + 7`
+/// bytes past each group's start. Each width gets its own copy of the loop so that shifts and
+/// offsets are constants.
+@inline(never)
+func unpackGroups<T: FixedWidthInteger>(
+    _ src: UnsafeRawPointer, into out: UnsafeMutablePointer<T>, groups: Int, width: Int
+) {
+    switch width {
+    case 1: unpackGroups(src, out, groups, 1)
+    case 2: unpackGroups(src, out, groups, 2)
+    case 3: unpackGroups(src, out, groups, 3)
+    case 4: unpackGroups(src, out, groups, 4)
+    case 5: unpackGroups(src, out, groups, 5)
+    case 6: unpackGroups(src, out, groups, 6)
+    case 7: unpackGroups(src, out, groups, 7)
+    case 8: unpackGroups(src, out, groups, 8)
+    case 9: unpackGroups(src, out, groups, 9)
+    case 10: unpackGroups(src, out, groups, 10)
+    case 11: unpackGroups(src, out, groups, 11)
+    case 12: unpackGroups(src, out, groups, 12)
+    case 13: unpackGroups(src, out, groups, 13)
+    case 14: unpackGroups(src, out, groups, 14)
+    case 15: unpackGroups(src, out, groups, 15)
+    case 16: unpackGroups(src, out, groups, 16)
+    case 17: unpackGroups(src, out, groups, 17)
+    case 18: unpackGroups(src, out, groups, 18)
+    case 19: unpackGroups(src, out, groups, 19)
+    case 20: unpackGroups(src, out, groups, 20)
+    case 21: unpackGroups(src, out, groups, 21)
+    case 22: unpackGroups(src, out, groups, 22)
+    case 23: unpackGroups(src, out, groups, 23)
+    case 24: unpackGroups(src, out, groups, 24)
+    case 25: unpackGroups(src, out, groups, 25)
+    case 26: unpackGroups(src, out, groups, 26)
+    case 27: unpackGroups(src, out, groups, 27)
+    case 28: unpackGroups(src, out, groups, 28)
+    case 29: unpackGroups(src, out, groups, 29)
+    case 30: unpackGroups(src, out, groups, 30)
+    case 31: unpackGroups(src, out, groups, 31)
+    case 32: unpackGroups(src, out, groups, 32)
+    default: unpackGroups(src, out, groups, width)
+    }
+}
+
+@inline(__always)
+private func unpackGroups<T: FixedWidthInteger>(
+    _ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<T>, _ groups: Int, _ width: Int
+) {
+    let mask: UInt64 = (1 << UInt64(width)) &- 1
+    var p = src
+    var o = out
+    if width <= 8 {
+        // All 8 values sit in one 64-bit word.
+        for _ in 0..<groups {
+            let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+            for j in 0..<8 {
+                o[j] = T(truncatingIfNeeded: (word >> UInt64(j * width)) & mask)
+            }
+            p += width
+            o += 8
+        }
+    } else {
+        for _ in 0..<groups {
+            for j in 0..<8 {
+                let bit = j * width
+                let word = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
+                o[j] = T(truncatingIfNeeded: (word >> UInt64(bit & 7)) & mask)
+            }
+            p += width
+            o += 8
+        }
+    }
+}
+
+/// For each byte, its 8 bits (least significant first) spread into 8 bytes of 0 or 1.
+let bitExpansionTable: [UInt64] = (0..<256).map { byte in
+    var word: UInt64 = 0
+    for bit in 0..<8 where byte >> bit & 1 == 1 { word |= 1 << UInt64(8 * bit) }
+    return word
+}
+
+/// Unpacks `count` 1-bit values, starting with bit `firstBit` of `src`, into bytes of 0 or 1.
+/// The caller guarantees that the bits lie inside the `byteCount` bytes.
+@inline(__always)
+func expandBits(
+    _ src: UnsafeRawPointer, byteCount: Int, firstBit: Int, count: Int, into out: UnsafeMutablePointer<UInt8>
+) {
+    var i = 0
+    var bit = firstBit
+    while i < count && bit & 7 != 0 {
+        out[i] = (src.load(fromByteOffset: bit >> 3, as: UInt8.self) >> UInt8(bit & 7)) & 1
+        i += 1
+        bit += 1
+    }
+    let whole = (count - i) >> 3
+    if whole > 0 {
+        bitExpansionTable.withUnsafeBufferPointer { table in
+            let from = src + (bit >> 3)
+            let to = UnsafeMutableRawPointer(out + i)
+            for k in 0..<whole {
+                let word = table[Int(from.load(fromByteOffset: k, as: UInt8.self))]
+                to.storeBytes(of: word, toByteOffset: k * 8, as: UInt64.self)
+            }
+        }
+        i += whole * 8
+        bit += whole * 8
+    }
+    while i < count {
+        out[i] = (src.load(fromByteOffset: bit >> 3, as: UInt8.self) >> UInt8(bit & 7)) & 1
+        i += 1
+        bit += 1
     }
 }
 
@@ -122,8 +247,11 @@ struct RLEHybridDecoder {
     private var runValue: UInt64 = 0
     private var literal = false
     private var literalBase: UnsafeRawPointer?
-    private var literalBytes = 0
-    private var literalBit = 0
+    /// Bytes readable from `literalBase` to the end of the data (past the run itself), so
+    /// that unpacking can use 8-byte loads up to the run's last byte.
+    private var literalReadable = 0
+    /// Index of the next value inside the current bit-packed run.
+    private var literalNext = 0
 
     init(_ data: UnsafeRawBufferPointer, bitWidth: Int) throws(ParquetError) {
         guard bitWidth >= 0, bitWidth <= 32 else {
@@ -141,7 +269,6 @@ struct RLEHybridDecoder {
             let available = cursor.remaining
             if bitWidth == 0 {
                 runRemaining = Int(min(groups, 1 << 40)) * 8
-                literalBytes = 0
             } else {
                 // The last run may be cut short by writers that do not pad; read what is there.
                 let wanted = groups > UInt64(available) ? UInt64(available) + 1 : groups * UInt64(bitWidth)
@@ -149,8 +276,8 @@ struct RLEHybridDecoder {
                 let values = min(Int(min(groups, 1 << 40)) * 8, bytes * 8 / bitWidth)
                 guard values > 0 else { throw .corrupt("bit-packed run in RLE data is truncated") }
                 literalBase = cursor.rest.baseAddress
-                literalBytes = bytes
-                literalBit = 0
+                literalReadable = available
+                literalNext = 0
                 runRemaining = values
                 _ = try cursor.take(bytes)
             }
@@ -182,9 +309,9 @@ struct RLEHybridDecoder {
                 if bitWidth == 0 {
                     (out + produced).update(repeating: 0, count: n)
                 } else {
-                    unpackBits(literalBase!, byteCount: literalBytes, firstBit: literalBit, width: bitWidth, count: n,
+                    unpackBits(literalBase!, byteCount: literalReadable, firstValue: literalNext, width: bitWidth, count: n,
                                into: out + produced)
-                    literalBit += n * bitWidth
+                    literalNext += n
                 }
             } else {
                 (out + produced).update(repeating: T(truncatingIfNeeded: runValue), count: n)
@@ -192,6 +319,49 @@ struct RLEHybridDecoder {
             runRemaining -= n
             produced += n
         }
+    }
+
+    /// Decodes exactly `count` levels (bit width at most 8) into `out` and returns how many
+    /// equal `target` (the present values for definition levels, the rows for repetition
+    /// levels) and the highest level seen.
+    mutating func decodeLevels(
+        into out: UnsafeMutablePointer<UInt8>, count: Int, counting target: UInt8
+    ) throws(ParquetError) -> (matches: Int, highest: UInt8) {
+        var produced = 0
+        var matches = 0
+        var highest: UInt8 = 0
+        while produced < count {
+            if runRemaining == 0 { try nextRun() }
+            let n = min(runRemaining, count - produced)
+            let o = out + produced
+            if literal && bitWidth > 0 {
+                if bitWidth == 1 {
+                    expandBits(literalBase!, byteCount: literalReadable, firstBit: literalNext, count: n, into: o)
+                } else {
+                    unpackBits(literalBase!, byteCount: literalReadable, firstValue: literalNext, width: bitWidth, count: n,
+                               into: o)
+                }
+                literalNext += n
+                var m = 0
+                var h: UInt8 = 0
+                for k in 0..<n {
+                    let level = o[k]
+                    m &+= level == target ? 1 : 0
+                    h = Swift.max(h, level)
+                }
+                matches += m
+                highest = Swift.max(highest, h)
+            } else {
+                // Run values were checked to fit in the bit width, at most 7 bits for levels.
+                let value = literal ? 0 : UInt8(truncatingIfNeeded: runValue)
+                o.update(repeating: value, count: n)
+                if value == target { matches += n }
+                highest = Swift.max(highest, value)
+            }
+            runRemaining -= n
+            produced += n
+        }
+        return (matches, highest)
     }
 }
 
@@ -210,7 +380,8 @@ struct DeltaBinaryPackedDecoder {
     private var miniblockIndex = 0
     private var inMiniblock = 0
     private var miniblockBase: UnsafeRawPointer?
-    private var miniblockBytes = 0
+    /// Bytes readable from `miniblockBase` to the end of the data.
+    private var miniblockReadable = 0
     private var miniblockWidth = 0
 
     init(_ data: UnsafeRawBufferPointer) throws(ParquetError) {
@@ -250,7 +421,7 @@ struct DeltaBinaryPackedDecoder {
         guard cursor.remaining >= needed else { throw .corrupt("DELTA_BINARY_PACKED data ends early") }
         let bytes = min(full, cursor.remaining)
         miniblockBase = cursor.rest.baseAddress
-        miniblockBytes = bytes
+        miniblockReadable = cursor.remaining
         miniblockWidth = width
         inMiniblock = 0
         _ = try cursor.take(bytes)
@@ -280,12 +451,22 @@ struct DeltaBinaryPackedDecoder {
                     out[i + k] = T(truncatingIfNeeded: value)
                 }
             } else {
-                var bit = inMiniblock * width
-                for k in 0..<n {
-                    let raw = readBits(base!, byteCount: miniblockBytes, bitPosition: bit, width: width)
-                    value = value &+ delta &+ raw
-                    out[i + k] = T(truncatingIfNeeded: value)
-                    bit += width
+                // Unpack a batch of deltas with the per-width loops, then add them up.
+                let bytes = miniblockReadable
+                let first = inMiniblock
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 64) { raw in
+                    let deltas = raw.baseAddress!
+                    var k = 0
+                    while k < n {
+                        let m = Swift.min(64, n - k)
+                        unpackBits(base!, byteCount: bytes, firstValue: first + k, width: width, count: m, into: deltas)
+                        let o = out + i + k
+                        for j in 0..<m {
+                            value = value &+ delta &+ deltas[j]
+                            o[j] = T(truncatingIfNeeded: value)
+                        }
+                        k += m
+                    }
                 }
             }
             previous = value

@@ -43,12 +43,25 @@ public struct ParquetMemorySource: ParquetSynchronousByteSource {
 
     /// Copies a range out of the held bytes.
     public func readSynchronously(offset: Int64, length: Int) throws -> [UInt8] {
+        try checkRange(offset: offset, length: length)
+        let start = Int(offset)
+        return Array(bytes[start..<(start + length)])
+    }
+
+    private func checkRange(offset: Int64, length: Int) throws(ParquetError) {
         guard offset >= 0, length >= 0, offset <= size, Int64(length) <= size - offset else {
             throw ParquetError(.io, "read of \(length) bytes at offset \(offset) is outside the \(size)-byte file",
                                byteOffset: offset)
         }
-        let start = Int(offset)
-        return Array(bytes[start..<(start + length)])
+    }
+
+    /// Copies a range into memory the caller provides (at least `length` bytes).
+    func read(offset: Int64, length: Int, into buffer: UnsafeMutableRawPointer) throws(ParquetError) {
+        try checkRange(offset: offset, length: length)
+        guard length > 0 else { return }
+        bytes.withUnsafeBufferPointer { held in
+            buffer.copyMemory(from: held.baseAddress! + Int(offset), byteCount: length)
+        }
     }
 }
 
@@ -81,31 +94,44 @@ public final class ParquetFileSource: ParquetSynchronousByteSource {
 
     /// Reads a range with `pread`, retrying short reads.
     public func readSynchronously(offset: Int64, length: Int) throws -> [UInt8] {
+        try checkRange(offset: offset, length: length)
+        var failure: ParquetError?
+        let result = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            do throws(ParquetError) {
+                if length > 0 { try read(offset: offset, length: length, into: UnsafeMutableRawPointer(buffer.baseAddress!)) }
+                count = length
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    /// Reads a range with `pread` into memory the caller provides (at least `length` bytes).
+    func read(offset: Int64, length: Int, into buffer: UnsafeMutableRawPointer) throws(ParquetError) {
+        try checkRange(offset: offset, length: length)
+        var done = 0
+        while done < length {
+            let n = pread(descriptor, buffer + done, length - done, off_t(offset + Int64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ParquetError(.io, "read failed in \(path): \(String(cString: strerror(errno)))",
+                                   byteOffset: offset + Int64(done))
+            }
+            if n == 0 {
+                throw ParquetError(.io, "\(path) ended early (was it truncated while being read?)",
+                                   byteOffset: offset + Int64(done))
+            }
+            done += n
+        }
+    }
+
+    private func checkRange(offset: Int64, length: Int) throws(ParquetError) {
         guard offset >= 0, length >= 0, offset <= size, Int64(length) <= size - offset else {
             throw ParquetError(.io, "read of \(length) bytes at offset \(offset) is outside the \(size)-byte file",
                                byteOffset: offset)
         }
-        var failure: ParquetError?
-        let result = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-            var done = 0
-            while done < length {
-                let n = pread(descriptor, buffer.baseAddress! + done, length - done, off_t(offset + Int64(done)))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = ParquetError(.io, "read failed in \(path): \(String(cString: strerror(errno)))",
-                                           byteOffset: offset + Int64(done))
-                    break
-                }
-                if n == 0 {
-                    failure = ParquetError(.io, "\(path) ended early (was it truncated while being read?)",
-                                           byteOffset: offset + Int64(done))
-                    break
-                }
-                done += n
-            }
-            count = failure == nil ? length : 0
-        }
-        if let failure { throw failure }
-        return result
     }
 }

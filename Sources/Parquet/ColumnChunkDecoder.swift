@@ -6,20 +6,6 @@ import Musl
 import Darwin
 #endif
 
-extension Array where Element == UInt8 {
-    /// Appends raw bytes with a single copy.
-    @inline(__always)
-    mutating func appendBytes(_ data: UnsafeRawBufferPointer) {
-        guard let base = data.baseAddress, data.count > 0 else { return }
-        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: data.count))
-    }
-}
-
-/// 64 KiB of zero bytes, the source for ``Array/appendZeros(_:)`` (copying is much faster than
-/// the element-by-element loop `append(contentsOf: repeatElement(0, count:))` compiles to).
-nonisolated(unsafe) private let zeroBlock: UnsafeRawPointer = UnsafeRawPointer(calloc(1, zeroBlockSize)!)
-private let zeroBlockSize = 1 << 16
-
 extension Array where Element: FixedWidthInteger {
     /// Appends `n` zeros and returns the index of the first one.
     @inline(__always)
@@ -38,7 +24,35 @@ extension Array where Element: FixedWidthInteger {
     }
 }
 
-/// Decodes the pages of one column chunk into a ``ParquetColumnData``.
+/// 64 KiB of zero bytes, the source for ``Array/appendZeros(_:)`` (copying is much faster than
+/// the element-by-element loop `append(contentsOf: repeatElement(0, count:))` compiles to).
+nonisolated(unsafe) private let zeroBlock: UnsafeRawPointer = UnsafeRawPointer(calloc(1, zeroBlockSize)!)
+private let zeroBlockSize = 1 << 16
+
+/// The arrays a decoded column chunk is built in; passed in to reuse their memory and handed
+/// back filled.
+struct ColumnBuffers: Sendable {
+    var bytes: [UInt8] = []
+    var offsets: [Int] = []
+    var definitionLevels: [UInt8] = []
+    var repetitionLevels: [UInt8] = []
+}
+
+/// Copies `length` bytes in 32-byte steps, so it may write up to 31 bytes past `dst + length`
+/// and read up to 31 bytes past `src + length`; the caller guarantees both are in bounds.
+@inline(__always)
+func copyOvershooting(_ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ length: Int) {
+    var done = 0
+    repeat {
+        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: done, as: SIMD16<UInt8>.self), toByteOffset: done,
+                       as: SIMD16<UInt8>.self)
+        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: done + 16, as: SIMD16<UInt8>.self),
+                       toByteOffset: done + 16, as: SIMD16<UInt8>.self)
+        done += 32
+    } while done < length
+}
+
+/// Decodes the pages of one column chunk into reusable output buffers.
 struct ColumnChunkDecoder {
     let column: ParquetColumnDescriptor
     let info: ParquetColumnChunkInfo
@@ -52,23 +66,32 @@ struct ColumnChunkDecoder {
     let maxDef: Int
     let maxRep: Int
 
-    var bytes: [UInt8] = []
-    var offsets: [Int] = []
+    var bytes: OutputBuffer<UInt8>
+    var offsets: OutputBuffer<Int>
+    var defLevels: OutputBuffer<UInt8>
+    var repLevels: OutputBuffer<UInt8>
     var valueCount = 0
-    var defLevels: [UInt8] = []
-    var repLevels: [UInt8] = []
     var levelCount = 0
+    /// Level entries that start a row (repetition level 0), when the column is repeated.
+    var rowStarts = 0
 
     var hasDictionary = false
-    var dictBytes: [UInt8] = []
-    var dictOffsets: [Int] = []
+    /// Dictionary values; BYTE_ARRAY dictionaries end in ``dictionaryPadding`` zero bytes so
+    /// that gathers can copy in fixed steps.
+    var dictBytes: OutputBuffer<UInt8>
+    var dictOffsets: OutputBuffer<Int>
     var dictCount = 0
 
-    var scratch: [UInt8] = []
-    var indices: [UInt32] = []
+    /// The decompressed page.
+    var page: [UInt8]
+    /// A batch of dictionary indices.
+    var indices: [UInt32]
+
+    static let dictionaryPadding = 32
+    static let indexBatch = 4096
 
     init(column: ParquetColumnDescriptor, info: ParquetColumnChunkInfo, options: ParquetReadOptions, rowGroup: Int,
-         chunkOffset: Int64)
+         chunkOffset: Int64, output: inout ColumnBuffers, scratch: inout DecodeScratch)
     {
         self.column = column
         self.info = info
@@ -76,17 +99,48 @@ struct ColumnChunkDecoder {
         self.rowGroup = rowGroup
         self.chunkOffset = chunkOffset
         physicalType = column.physicalType
-        switch column.physicalType {
-        case .boolean: width = 1
-        case .int32, .float: width = 4
-        case .int64, .double: width = 8
-        case .int96: width = 12
-        case .byteArray: width = 0
-        case .fixedLenByteArray: width = column.typeLength
-        }
+        width = ColumnChunkDecoder.valueWidth(column)
         maxDef = column.maxDefinitionLevel
         maxRep = column.maxRepetitionLevel
-        if width == 0 { offsets = [0] }
+        // Each array is moved out of its holder so that this decoder's reference is the only one.
+        bytes = OutputBuffer(reusing: output.bytes)
+        offsets = OutputBuffer(reusing: output.offsets)
+        defLevels = OutputBuffer(reusing: output.definitionLevels)
+        repLevels = OutputBuffer(reusing: output.repetitionLevels)
+        output = ColumnBuffers()
+        dictBytes = OutputBuffer(reusing: scratch.dictBytes)
+        dictOffsets = OutputBuffer(reusing: scratch.dictOffsets)
+        page = scratch.page
+        indices = scratch.indices
+        scratch.dictBytes = []
+        scratch.dictOffsets = []
+        scratch.page = []
+        scratch.indices = []
+        if width == 0 { offsets.append(0) }
+    }
+
+    /// Bytes per value for fixed-width physical types, 0 for BYTE_ARRAY.
+    static func valueWidth(_ column: ParquetColumnDescriptor) -> Int {
+        switch column.physicalType {
+        case .boolean: 1
+        case .int32, .float: 4
+        case .int64, .double: 8
+        case .int96: 12
+        case .byteArray: 0
+        case .fixedLenByteArray: column.typeLength
+        }
+    }
+
+    /// Hands the output arrays over (the scratch memory goes back to `scratch`).
+    mutating func finish(scratch: inout DecodeScratch) -> ColumnBuffers {
+        scratch.dictBytes = dictBytes.finish()
+        scratch.dictOffsets = dictOffsets.finish()
+        scratch.page = page
+        scratch.indices = indices
+        page = []
+        indices = []
+        return ColumnBuffers(bytes: bytes.finish(), offsets: width == 0 ? offsets.finish() : [],
+                             definitionLevels: defLevels.finish(), repetitionLevels: repLevels.finish())
     }
 
     var decodedBytes: Int {
@@ -105,7 +159,8 @@ struct ColumnChunkDecoder {
 
     // MARK: Page loop
 
-    mutating func decode(chunk: UnsafeRawBufferPointer, rowCount: Int64) throws(ParquetError) -> ParquetColumnData {
+    /// Decodes every page of the chunk and returns the number of rows it holds.
+    mutating func decode(chunk: UnsafeRawBufferPointer, rowCount: Int64) throws(ParquetError) -> Int {
         reserveOutput(chunkSize: chunk.count)
         var position = 0
         var pageIndex = 0
@@ -171,22 +226,15 @@ struct ColumnChunkDecoder {
         }
         var rows = levelCount
         if maxRep > 0 {
-            if levelCount > 0 && repLevels[0] != 0 {
-                throw location(.corrupt("the first repetition level of the column chunk is \(repLevels[0]), not 0"))
+            if levelCount > 0, let first = repLevels.withUnsafeBufferPointer({ $0.first }), first != 0 {
+                throw location(.corrupt("the first repetition level of the column chunk is \(first), not 0"))
             }
-            rows = repLevels.withUnsafeBufferPointer { levels in
-                var n = 0
-                for l in levels where l == 0 { n += 1 }
-                return n
-            }
+            rows = rowStarts
         }
         guard Int64(rows) == rowCount else {
             throw location(.corrupt("column chunk holds \(rows) rows, its row group has \(rowCount)"))
         }
-        let values = ParquetValueBuffer(physicalType: physicalType, width: width, count: valueCount, bytes: bytes,
-                                        offsets: width == 0 ? offsets : [])
-        return ParquetColumnData(column: column, rowGroup: rowGroup, rowCount: rows, levelCount: levelCount,
-                                 values: values, definitionLevels: defLevels, repetitionLevels: repLevels)
+        return rows
     }
 
     /// Reserves output capacity from the chunk's metadata so pages append without regrowing.
@@ -207,7 +255,7 @@ struct ColumnChunkDecoder {
         }
     }
 
-    /// Decompresses `body` into the scratch buffer (or returns it as is when stored plain).
+    /// Decompresses `body` into the page buffer (or passes it on as is when stored plain).
     mutating func withPageData<R>(
         _ body: UnsafeRawBufferPointer, compressed: Bool, size: Int,
         _ work: (inout ColumnChunkDecoder, UnsafeRawBufferPointer) throws(ParquetError) -> R
@@ -226,23 +274,39 @@ struct ColumnChunkDecoder {
         }
         // The decompressed page counts against the same memory budget as the decoded output.
         try checkBudget(adding: size)
-        var buffer = scratch
-        scratch = []
-        if buffer.count < size {
-            buffer = []
-            buffer = [UInt8](repeating: 0, count: size)
+        var buffer = page
+        page = []
+        defer { page = buffer }
+        buffer.prepareScratch(length: size)
+        let codec = info.codec
+        return try buffer.withUnsafeMutableBufferPointer { (out) throws(ParquetError) -> R in
+            let target = UnsafeMutableRawBufferPointer(start: out.baseAddress, count: size)
+            try Codec.decompress(codec, input: body, output: target)
+            return try work(&self, UnsafeRawBufferPointer(target))
         }
-        defer { scratch = buffer }
-        let result: Result<R, ParquetError> = buffer.withUnsafeMutableBytes { out in
-            let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<size])
-            do throws(ParquetError) {
-                try Codec.decompress(info.codec, input: body, output: target)
-                return .success(try work(&self, UnsafeRawBufferPointer(target)))
-            } catch {
-                return .failure(error)
-            }
+    }
+
+    /// Whether PLAIN values of this column are fixed-width bytes that can be decompressed
+    /// straight into the output.
+    var plainIsRawCopy: Bool { width > 0 && physicalType != .boolean }
+
+    /// Decompresses a page body that holds nothing but `count` PLAIN fixed-width values
+    /// straight into the output, skipping the page buffer.
+    mutating func decompressPlainValues(_ body: UnsafeRawBufferPointer, size: Int, count: Int) throws(ParquetError) {
+        guard Codec.isSupported(info.codec) else {
+            throw .unsupported("compression codec \(info.codec) is not supported")
         }
-        return try result.get()
+        let w = width
+        guard count <= size / w else {
+            throw .corrupt("page holds \(size) bytes of values, \(count) values of \(w) bytes were expected")
+        }
+        try checkBudget(adding: size)
+        let codec = info.codec
+        try bytes.write(upTo: size) { (out) throws(ParquetError) -> Int in
+            try Codec.decompress(codec, input: body, output: UnsafeMutableRawBufferPointer(start: out, count: size))
+            return count * w
+        }
+        valueCount += count
     }
 
     // MARK: Dictionary
@@ -257,12 +321,17 @@ struct ColumnChunkDecoder {
         let n = Int(dict.numValues)
         try withPageData(body, compressed: true, size: Int(header.uncompressedPageSize)) { d, data throws(ParquetError) in
             var cursor = ByteCursor(data)
-            var dictBytes: [UInt8] = []
-            var dictOffsets: [Int] = d.width == 0 ? [0] : []
+            d.dictBytes.removeAll()
+            d.dictOffsets.removeAll()
+            if d.width == 0 { d.dictOffsets.append(0) }
             try ColumnChunkDecoder.decodePlain(&cursor, type: d.physicalType, width: d.width, count: n,
-                                                budget: d.remainingBudget, bytes: &dictBytes, offsets: &dictOffsets)
-            d.dictBytes = dictBytes
-            d.dictOffsets = dictOffsets
+                                                budget: d.remainingBudget, bytes: &d.dictBytes, offsets: &d.dictOffsets)
+            if d.width == 0 {
+                d.dictBytes.write(upTo: ColumnChunkDecoder.dictionaryPadding) { out in
+                    out.update(repeating: 0, count: ColumnChunkDecoder.dictionaryPadding)
+                    return ColumnChunkDecoder.dictionaryPadding
+                }
+            }
             d.dictCount = n
             d.hasDictionary = true
         }
@@ -276,17 +345,28 @@ struct ColumnChunkDecoder {
         guard page.numValues >= 0 else { throw .corrupt("data page has \(page.numValues) values") }
         let n = Int(page.numValues)
         try checkBudget(adding: n * ((maxDef > 0 ? 1 : 0) + (maxRep > 0 ? 1 : 0)))
-        try withPageData(body, compressed: true, size: Int(header.uncompressedPageSize)) { d, data throws(ParquetError) in
+        let size = Int(header.uncompressedPageSize)
+        if maxDef == 0 && maxRep == 0 && page.encoding == .plain && plainIsRawCopy && n > 0
+            && info.codec != .uncompressed
+        {
+            // No levels: the whole page is values.
+            levelCount += n
+            try decompressPlainValues(body, size: size, count: n)
+            return
+        }
+        try withPageData(body, compressed: true, size: size) { d, data throws(ParquetError) in
             var cursor = ByteCursor(data)
             if d.maxRep > 0 {
-                try ColumnChunkDecoder.decodeLevelsV1(&cursor, encoding: page.repetitionLevelEncoding, count: n, max: d.maxRep,
-                                     into: &d.repLevels)
+                d.rowStarts += try ColumnChunkDecoder.decodeLevelsV1(
+                    &cursor, encoding: page.repetitionLevelEncoding, count: n, max: d.maxRep, counting: 0,
+                    into: &d.repLevels)
             }
+            var present = n
             if d.maxDef > 0 {
-                try ColumnChunkDecoder.decodeLevelsV1(&cursor, encoding: page.definitionLevelEncoding, count: n, max: d.maxDef,
-                                     into: &d.defLevels)
+                present = try ColumnChunkDecoder.decodeLevelsV1(
+                    &cursor, encoding: page.definitionLevelEncoding, count: n, max: d.maxDef, counting: UInt8(d.maxDef),
+                    into: &d.defLevels)
             }
-            let present = d.presentCount(newLevels: n)
             d.levelCount += n
             try d.decodeValues(encoding: page.encoding, data: cursor.rest, count: present)
         }
@@ -306,49 +386,47 @@ struct ColumnChunkDecoder {
         }
         try checkBudget(adding: n * ((maxDef > 0 ? 1 : 0) + (maxRep > 0 ? 1 : 0)))
         if maxRep > 0 {
-            try ColumnChunkDecoder.decodeRLELevels(UnsafeRawBufferPointer(rebasing: body[0..<repLength]), count: n, max: maxRep,
-                                into: &repLevels)
+            rowStarts += try ColumnChunkDecoder.decodeRLELevels(
+                UnsafeRawBufferPointer(rebasing: body[0..<repLength]), count: n, max: maxRep, counting: 0,
+                into: &repLevels)
         }
+        var present = n
         if maxDef > 0 {
-            try ColumnChunkDecoder.decodeRLELevels(UnsafeRawBufferPointer(rebasing: body[repLength..<(repLength + defLength)]), count: n,
-                                max: maxDef, into: &defLevels)
+            present = try ColumnChunkDecoder.decodeRLELevels(
+                UnsafeRawBufferPointer(rebasing: body[repLength..<(repLength + defLength)]), count: n, max: maxDef,
+                counting: UInt8(maxDef), into: &defLevels)
         }
-        let present = presentCount(newLevels: n)
         levelCount += n
         let valuesBody = UnsafeRawBufferPointer(rebasing: body[(repLength + defLength)...])
         let valuesSize = Int(header.uncompressedPageSize) - repLength - defLength
         if present == 0 && valuesBody.isEmpty { return }
+        if page.isCompressed && info.codec != .uncompressed && page.encoding == .plain && plainIsRawCopy && present > 0 {
+            try decompressPlainValues(valuesBody, size: valuesSize, count: present)
+            return
+        }
         try withPageData(valuesBody, compressed: page.isCompressed, size: valuesSize) { d, data throws(ParquetError) in
             try d.decodeValues(encoding: page.encoding, data: data, count: present)
         }
     }
 
-    /// Number of present values among the `n` level entries just added.
-    func presentCount(newLevels n: Int) -> Int {
-        guard maxDef > 0 else { return n }
-        let target = UInt8(maxDef)
-        return defLevels.withUnsafeBufferPointer { levels in
-            var count = 0
-            for i in (levels.count - n)..<levels.count where levels[i] == target { count += 1 }
-            return count
-        }
-    }
-
+    /// Decodes `count` v1 levels and returns how many equal `target`.
     static func decodeLevelsV1(
-        _ cursor: inout ByteCursor, encoding: ParquetEncoding, count: Int, max: Int, into levels: inout [UInt8]
-    ) throws(ParquetError) {
+        _ cursor: inout ByteCursor, encoding: ParquetEncoding, count: Int, max: Int, counting target: UInt8,
+        into levels: inout OutputBuffer<UInt8>
+    ) throws(ParquetError) -> Int {
         switch encoding {
         case .rle:
             let length = Int(try cursor.uint32LE())
             let data = try cursor.take(length)
-            try ColumnChunkDecoder.decodeRLELevels(data, count: count, max: max, into: &levels)
+            return try ColumnChunkDecoder.decodeRLELevels(data, count: count, max: max, counting: target, into: &levels)
         case .bitPacked:
             let width = bitWidth(of: max)
             let (bits, overflow) = count.multipliedReportingOverflow(by: width)
             guard !overflow else { throw .corrupt("BIT_PACKED level run too long") }
             let data = try cursor.take((bits + 7) / 8)
-            let start = levels.appendZeros(count)
-            levels.withUnsafeMutableBufferPointer { out in
+            var matches = 0
+            var highest: UInt8 = 0
+            levels.write(upTo: count) { out in
                 for i in 0..<count {
                     // Deprecated BIT_PACKED stores bits from the most significant end of each byte.
                     var value = 0
@@ -357,39 +435,39 @@ struct ColumnChunkDecoder {
                         let byte = data[bit >> 3]
                         value = value << 1 | Int((byte >> (7 - UInt8(bit & 7))) & 1)
                     }
-                    out[start + i] = UInt8(truncatingIfNeeded: value)
+                    let level = UInt8(truncatingIfNeeded: value)
+                    out[i] = level
+                    if level == target { matches += 1 }
+                    highest = Swift.max(highest, level)
                 }
+                return count
             }
-            try checkLevels(levels, from: start, max: max)
+            guard Int(highest) <= max else { throw .corrupt("level \(highest) is larger than the column's maximum \(max)") }
+            return matches
         default:
             throw .unsupported("level encoding \(encoding) is not supported")
         }
     }
 
-    static func decodeRLELevels(_ data: UnsafeRawBufferPointer, count: Int, max: Int, into levels: inout [UInt8])
-        throws(ParquetError)
-    {
+    /// Decodes `count` RLE / bit-packed levels, checks them against `max` and returns how
+    /// many equal `target`.
+    static func decodeRLELevels(
+        _ data: UnsafeRawBufferPointer, count: Int, max: Int, counting target: UInt8, into levels: inout OutputBuffer<UInt8>
+    ) throws(ParquetError) -> Int {
         var decoder = try RLEHybridDecoder(data, bitWidth: bitWidth(of: max))
-        let start = levels.appendZeros(count)
+        var result = (matches: 0, highest: UInt8(0))
         do throws(ParquetError) {
-            try narrowingErrors {
-                try levels.withUnsafeMutableBufferPointer { out in
-                    if count > 0 { try decoder.decode(into: out.baseAddress! + start, count: count) }
-                }
+            try levels.write(upTo: count) { (out) throws(ParquetError) -> Int in
+                if count > 0 { result = try decoder.decodeLevels(into: out, count: count, counting: target) }
+                return count
             }
         } catch {
             throw .corrupt("level data holds fewer than the \(count) levels the page header says (\(error.message))")
         }
-        try checkLevels(levels, from: start, max: max)
-    }
-
-    static func checkLevels(_ levels: [UInt8], from start: Int, max: Int) throws(ParquetError) {
-        let highest = levels.withUnsafeBufferPointer { buffer in
-            var m: UInt8 = 0
-            for i in start..<buffer.count { m = Swift.max(m, buffer[i]) }
-            return m
+        guard Int(result.highest) <= max else {
+            throw .corrupt("level \(result.highest) is larger than the column's maximum \(max)")
         }
-        guard Int(highest) <= max else { throw .corrupt("level \(highest) is larger than the column's maximum \(max)") }
+        return result.matches
     }
 
     // MARK: Values
@@ -412,11 +490,9 @@ struct ColumnChunkDecoder {
             let payload = try cursor.take(length)
             var decoder = try RLEHybridDecoder(payload, bitWidth: 1)
             try checkBudget(adding: count)
-            let start = bytes.appendZeros(count)
-            try narrowingErrors {
-                try bytes.withUnsafeMutableBufferPointer { out in
-                    if count > 0 { try decoder.decode(into: out.baseAddress! + start, count: count) }
-                }
+            try bytes.write(upTo: count) { (out) throws(ParquetError) -> Int in
+                try decoder.decode(into: out, count: count)
+                return count
             }
         case .deltaBinaryPacked:
             guard physicalType == .int32 || physicalType == .int64 else {
@@ -424,17 +500,16 @@ struct ColumnChunkDecoder {
             }
             var decoder = try DeltaBinaryPackedDecoder(cursor.rest)
             try checkBudget(adding: count * width)
-            let start = bytes.appendZeros(count * width)
             let isInt32 = physicalType == .int32
-            try narrowingErrors { try bytes.withUnsafeMutableBytes { raw in
-                guard count > 0 else { return }
-                let base = raw.baseAddress! + start
+            try bytes.write(upTo: count * width) { (out) throws(ParquetError) -> Int in
+                let base = UnsafeMutableRawPointer(out)
                 if isInt32 {
                     try decoder.decode(into: base.assumingMemoryBound(to: Int32.self), count: count)
                 } else {
                     try decoder.decode(into: base.assumingMemoryBound(to: Int64.self), count: count)
                 }
-            } }
+                return count * (isInt32 ? 4 : 8)
+            }
         case .deltaLengthByteArray:
             guard physicalType == .byteArray else {
                 throw .unsupported("DELTA_LENGTH_BYTE_ARRAY encoding for \(physicalType) values is not supported")
@@ -459,7 +534,7 @@ struct ColumnChunkDecoder {
     /// PLAIN values, appended to `bytes` (and `offsets` for BYTE_ARRAY).
     static func decodePlain(
         _ cursor: inout ByteCursor, type physicalType: ParquetPhysicalType, width: Int, count: Int, budget: Int,
-        bytes: inout [UInt8], offsets: inout [Int]
+        bytes: inout OutputBuffer<UInt8>, offsets: inout OutputBuffer<Int>
     ) throws(ParquetError) {
         func checkBudget(adding n: Int) throws(ParquetError) {
             if n > budget {
@@ -467,49 +542,18 @@ struct ColumnChunkDecoder {
                                    "decoded column chunk would exceed maxDecodedColumnBytes; raise the limit to read this file")
             }
         }
+        guard count > 0 else { return }
         switch physicalType {
         case .boolean:
             let needed = (count + 7) / 8
             let data = try cursor.take(needed)
             try checkBudget(adding: count)
-            let start = bytes.appendZeros(count)
-            bytes.withUnsafeMutableBufferPointer { out in
-                let src = data.baseAddress
-                for i in 0..<count {
-                    out[start + i] = (src!.load(fromByteOffset: i >> 3, as: UInt8.self) >> UInt8(i & 7)) & 1
-                }
+            bytes.write(upTo: count) { out in
+                expandBits(data.baseAddress!, byteCount: data.count, firstBit: 0, count: count, into: out)
+                return count
             }
         case .byteArray:
-            // First pass: validate lengths and size the output.
-            let base = cursor.position
-            var total = 0
-            for _ in 0..<count {
-                let length = Int(try cursor.uint32LE())
-                _ = try cursor.take(length)
-                total += length
-            }
-            try checkBudget(adding: total + count * 8)
-            cursor.position = base
-            let dataStart = bytes.appendZeros(total)
-            let offsetStart = offsets.appendZeros(count)
-            var end = offsetStart > 0 ? offsets[offsetStart - 1] : 0
-            let src = cursor.base!
-            var position = base
-            bytes.withUnsafeMutableBytes { out in
-                offsets.withUnsafeMutableBufferPointer { outOffsets in
-                    var write = dataStart
-                    for i in 0..<count {
-                        let length = Int(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
-                        position += 4
-                        if length > 0 { (out.baseAddress! + write).copyMemory(from: src + position, byteCount: length) }
-                        write += length
-                        position += length
-                        end += length
-                        outOffsets[offsetStart + i] = end
-                    }
-                }
-            }
-            cursor.position = position
+            try decodePlainByteArrays(&cursor, count: count, budget: budget, bytes: &bytes, offsets: &offsets)
         default:
             let w = width
             guard count <= cursor.remaining / Swift.max(w, 1) else {
@@ -517,8 +561,52 @@ struct ColumnChunkDecoder {
             }
             let data = try cursor.take(count * w)
             try checkBudget(adding: data.count)
-            bytes.appendBytes(data)
+            bytes.append(copying: data)
         }
+    }
+
+    /// PLAIN BYTE_ARRAY values in one pass: each 4-byte length is checked against the bytes
+    /// left, and the output is sized by the page (which bounds the total length).
+    static func decodePlainByteArrays(
+        _ cursor: inout ByteCursor, count: Int, budget: Int, bytes: inout OutputBuffer<UInt8>,
+        offsets: inout OutputBuffer<Int>
+    ) throws(ParquetError) {
+        let available = cursor.remaining
+        guard count <= available / 4, let src = cursor.base.map({ $0 + cursor.position }) else {
+            throw .corrupt("data ends early (expected a 4-byte length)")
+        }
+        var end = offsets.last ?? 0
+        var consumed = 0
+        try bytes.write(upTo: available - 4 * count + 32) { (out) throws(ParquetError) -> Int in
+            var written = 0
+            try offsets.write(upTo: count) { (outOffsets) throws(ParquetError) -> Int in
+                var position = 0
+                for i in 0..<count {
+                    guard available - position >= 4 else { throw .corrupt("data ends early (expected a 4-byte length)") }
+                    let length = Int(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: position, as: UInt32.self)))
+                    position += 4
+                    let left = available - position
+                    guard length <= left else { throw .corrupt("a length of \(length) runs past the \(left) bytes left") }
+                    if length <= 32 && left >= 32 {
+                        copyOvershooting(UnsafeMutableRawPointer(out + written), src + position, length)
+                    } else if length > 0 {
+                        UnsafeMutableRawPointer(out + written).copyMemory(from: src + position, byteCount: length)
+                    }
+                    position += length
+                    written += length
+                    outOffsets[i] = end + written
+                }
+                consumed = position
+                return count
+            }
+            guard written + count * 8 <= budget else {
+                throw ParquetError(.resourceLimit,
+                                   "decoded column chunk would exceed maxDecodedColumnBytes; raise the limit to read this file")
+            }
+            end += written
+            return written
+        }
+        cursor.position += consumed
     }
 
     mutating func decodeDictionaryIndices(_ cursor: inout ByteCursor, count: Int) throws(ParquetError) {
@@ -526,85 +614,114 @@ struct ColumnChunkDecoder {
         if count == 0 { return }
         let bitWidth = Int(try cursor.byte())
         var decoder = try RLEHybridDecoder(cursor.rest, bitWidth: bitWidth)
-        if indices.count < count { indices = [UInt32](repeating: 0, count: count) }
+        let batch = ColumnChunkDecoder.indexBatch
+        var indexBuffer = indices
+        indices = []
+        defer { indices = indexBuffer }
+        if indexBuffer.count < batch { indexBuffer = [UInt32](repeating: 0, count: batch) }
         let dictCount = self.dictCount
-        let highest: UInt32 = try narrowingErrors { try indices.withUnsafeMutableBufferPointer { idx in
-            try decoder.decode(into: idx.baseAddress!, count: count)
-            var m: UInt32 = 0
-            for i in 0..<count { m = Swift.max(m, idx[i]) }
-            return m
-        } }
-        guard Int(highest) < dictCount else {
-            throw .corrupt("dictionary index \(highest) is out of range (the dictionary has \(dictCount) values)")
+        // Indices that cannot reach past the dictionary need no check.
+        let needsCheck = bitWidth >= 32 || (1 << bitWidth) > dictCount
+        if width > 0 {
+            try checkBudget(adding: count * width)
+            bytes.reserve(count * width)
         }
-        if width == 0 {
-            let total: Int = dictOffsets.withUnsafeBufferPointer { off in
-                indices.withUnsafeBufferPointer { idx in
-                    var t = 0
+        try indexBuffer.withUnsafeMutableBufferPointer { (buffer) throws(ParquetError) in
+            let idx = buffer.baseAddress!
+            var done = 0
+            while done < count {
+                let n = Swift.min(batch, count - done)
+                try decoder.decode(into: idx, count: n)
+                if needsCheck {
+                    var highest: UInt32 = 0
+                    for i in 0..<n { highest = Swift.max(highest, idx[i]) }
+                    guard Int(highest) < dictCount else {
+                        throw .corrupt("dictionary index \(highest) is out of range (the dictionary has \(dictCount) values)")
+                    }
+                }
+                if width == 0 {
+                    try gatherByteArrays(idx, count: n)
+                } else {
+                    gatherFixed(idx, count: n)
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Appends the dictionary values at `idx[0..<count]` (fixed width; indices checked).
+    mutating func gatherFixed(_ idx: UnsafePointer<UInt32>, count: Int) {
+        let w = width
+        dictBytes.withUnsafeBufferPointer { dict in
+            bytes.write(upTo: count * w) { out in
+                let src = UnsafeRawPointer(dict.baseAddress!)
+                let dst = UnsafeMutableRawPointer(out)
+                switch w {
+                case 8:
+                    let d = dst.assumingMemoryBound(to: UInt64.self)
+                    let s = src.assumingMemoryBound(to: UInt64.self)
+                    for i in 0..<count { d[i] = s[Int(idx[i])] }
+                case 4:
+                    let d = dst.assumingMemoryBound(to: UInt32.self)
+                    let s = src.assumingMemoryBound(to: UInt32.self)
+                    for i in 0..<count { d[i] = s[Int(idx[i])] }
+                case 1:
+                    for i in 0..<count { out[i] = dict[Int(idx[i])] }
+                case 16:
                     for i in 0..<count {
-                        let k = Int(idx[i])
-                        t += off[k + 1] - off[k]
+                        let v = src.loadUnaligned(fromByteOffset: Int(idx[i]) * 16, as: SIMD16<UInt8>.self)
+                        dst.storeBytes(of: v, toByteOffset: i * 16, as: SIMD16<UInt8>.self)
                     }
-                    return t
-                }
-            }
-            try checkBudget(adding: total + count * 8)
-            let start = bytes.appendZeros(total)
-            var end = offsets.last ?? 0
-            let oldOffsets = offsets.count
-            _ = offsets.appendZeros(count)
-            dictBytes.withUnsafeBytes { dict in
-                dictOffsets.withUnsafeBufferPointer { off in
-                    indices.withUnsafeBufferPointer { idx in
-                        bytes.withUnsafeMutableBytes { out in
-                            offsets.withUnsafeMutableBufferPointer { outOffsets in
-                                guard var write = out.baseAddress.map({ $0 + start }) else {
-                                    // Every value is empty: only the offsets change.
-                                    for i in 0..<count { outOffsets[oldOffsets + i] = end }
-                                    return
-                                }
-                                for i in 0..<count {
-                                    let k = Int(idx[i])
-                                    let from = off[k]
-                                    let length = off[k + 1] - from
-                                    if length > 0 { write.copyMemory(from: dict.baseAddress! + from, byteCount: length) }
-                                    write += length
-                                    end += length
-                                    outOffsets[oldOffsets + i] = end
-                                }
-                            }
-                        }
+                case 12:
+                    for i in 0..<count {
+                        let from = Int(idx[i]) * 12
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: from, as: UInt64.self), toByteOffset: i * 12,
+                                       as: UInt64.self)
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: from + 8, as: UInt32.self),
+                                       toByteOffset: i * 12 + 8, as: UInt32.self)
+                    }
+                default:
+                    for i in 0..<count {
+                        (dst + i * w).copyMemory(from: src + Int(idx[i]) * w, byteCount: w)
                     }
                 }
+                return count * w
             }
-        } else {
-            let w = width
-            try checkBudget(adding: count * w)
-            let start = bytes.appendZeros(count * w)
-            dictBytes.withUnsafeBytes { dict in
-                indices.withUnsafeBufferPointer { idx in
-                    bytes.withUnsafeMutableBytes { out in
-                        let dst = out.baseAddress! + start
-                        let src = dict.baseAddress!
-                        switch w {
-                        case 4:
-                            let d = dst.assumingMemoryBound(to: UInt32.self)
-                            let s = src.assumingMemoryBound(to: UInt32.self)
-                            for i in 0..<count { d[i] = s[Int(idx[i])] }
-                        case 8:
-                            let d = dst.assumingMemoryBound(to: UInt64.self)
-                            let s = src.assumingMemoryBound(to: UInt64.self)
-                            for i in 0..<count { d[i] = s[Int(idx[i])] }
-                        case 1:
-                            let d = dst.assumingMemoryBound(to: UInt8.self)
-                            let s = src.assumingMemoryBound(to: UInt8.self)
-                            for i in 0..<count { d[i] = s[Int(idx[i])] }
-                        default:
-                            for i in 0..<count {
-                                (dst + i * w).copyMemory(from: src + Int(idx[i]) * w, byteCount: w)
-                            }
+        }
+    }
+
+    /// Appends the BYTE_ARRAY dictionary values at `idx[0..<count]` (indices checked).
+    mutating func gatherByteArrays(_ idx: UnsafePointer<UInt32>, count: Int) throws(ParquetError) {
+        let total: Int = dictOffsets.withUnsafeBufferPointer { off in
+            var t = 0
+            for i in 0..<count {
+                let k = Int(idx[i])
+                t += off[k + 1] - off[k]
+            }
+            return t
+        }
+        try checkBudget(adding: total + count * 8)
+        let end = offsets.last ?? 0
+        dictBytes.withUnsafeBufferPointer { dict in
+            dictOffsets.withUnsafeBufferPointer { off in
+                // The dictionary ends in 32 bytes of padding and the output gets 32 spare
+                // bytes, so every value is copied in whole 32-byte steps.
+                bytes.write(upTo: total + 32) { out in
+                    offsets.write(upTo: count) { outOffsets in
+                        let src = UnsafeRawPointer(dict.baseAddress!)
+                        let dst = UnsafeMutableRawPointer(out)
+                        var written = 0
+                        for i in 0..<count {
+                            let k = Int(idx[i])
+                            let from = off[k]
+                            let length = off[k + 1] - from
+                            copyOvershooting(dst + written, src + from, length)
+                            written += length
+                            outOffsets[i] = end + written
                         }
+                        return count
                     }
+                    return total
                 }
             }
         }
@@ -627,12 +744,16 @@ struct ColumnChunkDecoder {
         }
         try checkBudget(adding: total + count * 8)
         let payload = try data.take(total)
-        if total > 0 { bytes.appendBytes(payload) }
+        if total > 0 { bytes.append(copying: payload) }
         var end = offsets.last ?? 0
-        offsets.reserveCapacity(offsets.count + count)
-        for i in 0..<count {
-            end += Int(all[i])
-            offsets.append(end)
+        all.withUnsafeBufferPointer { lengths in
+            offsets.write(upTo: count) { out in
+                for i in 0..<count {
+                    end += Int(lengths[i])
+                    out[i] = end
+                }
+                return count
+            }
         }
         cursor = data
     }
@@ -674,28 +795,33 @@ struct ColumnChunkDecoder {
         }
         try checkBudget(adding: total + count * 8)
         let suffixData = try rest.take(suffixTotal)
-        let start = bytes.appendZeros(total)
         var end = offsets.last ?? 0
         let isVariable = width == 0
-        bytes.withUnsafeMutableBytes { out in
-            var write = start
-            var previousStart = start
-            var read = 0
-            for i in 0..<count {
-                let p = Int(prefixes[i])
-                let s = Int(suffixes[i])
-                let valueStart = write
-                if p > 0 { (out.baseAddress! + write).copyMemory(from: out.baseAddress! + previousStart, byteCount: p) }
-                write += p
-                if s > 0 { (out.baseAddress! + write).copyMemory(from: suffixData.baseAddress! + read, byteCount: s) }
-                write += s
-                read += s
-                previousStart = valueStart
-                if isVariable {
-                    end += p + s
-                    offsets.append(end)
+        bytes.write(upTo: total) { out in
+            offsets.write(upTo: isVariable ? count : 0) { outOffsets in
+                var write = 0
+                var previousStart = 0
+                var read = 0
+                for i in 0..<count {
+                    let p = Int(prefixes[i])
+                    let s = Int(suffixes[i])
+                    let valueStart = write
+                    if p > 0 { (out + write).update(from: out + previousStart, count: p) }
+                    write += p
+                    if s > 0 {
+                        UnsafeMutableRawPointer(out + write).copyMemory(from: suffixData.baseAddress! + read, byteCount: s)
+                    }
+                    write += s
+                    read += s
+                    previousStart = valueStart
+                    if isVariable {
+                        end += p + s
+                        outOffsets[i] = end
+                    }
                 }
+                return isVariable ? count : 0
             }
+            return total
         }
         cursor = rest
     }
@@ -710,21 +836,105 @@ struct ColumnChunkDecoder {
             throw .corrupt("BYTE_STREAM_SPLIT page holds \(stride) values, \(count) were expected")
         }
         try checkBudget(adding: count * w)
-        let start = bytes.appendZeros(count * w)
         guard count > 0 else { return }
-        bytes.withUnsafeMutableBytes { out in
-            let dst = (out.baseAddress! + start).assumingMemoryBound(to: UInt8.self)
-            let src = data.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        bytes.write(upTo: count * w) { out in
+            let src = data.baseAddress!
+            let dst = UnsafeMutableRawPointer(out)
+            var i = 0
+            // Blocks of 8 values: 8 bytes from each stream, transposed in registers.
+            switch w {
+            case 8:
+                while i + 8 <= count {
+                    var r0 = src.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    var r1 = src.loadUnaligned(fromByteOffset: stride + i, as: UInt64.self)
+                    var r2 = src.loadUnaligned(fromByteOffset: 2 * stride + i, as: UInt64.self)
+                    var r3 = src.loadUnaligned(fromByteOffset: 3 * stride + i, as: UInt64.self)
+                    var r4 = src.loadUnaligned(fromByteOffset: 4 * stride + i, as: UInt64.self)
+                    var r5 = src.loadUnaligned(fromByteOffset: 5 * stride + i, as: UInt64.self)
+                    var r6 = src.loadUnaligned(fromByteOffset: 6 * stride + i, as: UInt64.self)
+                    var r7 = src.loadUnaligned(fromByteOffset: 7 * stride + i, as: UInt64.self)
+                    transposeBytes(&r0, &r1, &r2, &r3)
+                    transposeBytes(&r4, &r5, &r6, &r7)
+                    swapHalves(&r0, &r4)
+                    swapHalves(&r1, &r5)
+                    swapHalves(&r2, &r6)
+                    swapHalves(&r3, &r7)
+                    let o = dst + i * 8
+                    o.storeBytes(of: r0, toByteOffset: 0, as: UInt64.self)
+                    o.storeBytes(of: r1, toByteOffset: 8, as: UInt64.self)
+                    o.storeBytes(of: r2, toByteOffset: 16, as: UInt64.self)
+                    o.storeBytes(of: r3, toByteOffset: 24, as: UInt64.self)
+                    o.storeBytes(of: r4, toByteOffset: 32, as: UInt64.self)
+                    o.storeBytes(of: r5, toByteOffset: 40, as: UInt64.self)
+                    o.storeBytes(of: r6, toByteOffset: 48, as: UInt64.self)
+                    o.storeBytes(of: r7, toByteOffset: 56, as: UInt64.self)
+                    i += 8
+                }
+            case 4:
+                while i + 8 <= count {
+                    var r0 = src.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    var r1 = src.loadUnaligned(fromByteOffset: stride + i, as: UInt64.self)
+                    var r2 = src.loadUnaligned(fromByteOffset: 2 * stride + i, as: UInt64.self)
+                    var r3 = src.loadUnaligned(fromByteOffset: 3 * stride + i, as: UInt64.self)
+                    // Row r now holds value r in its low half and value 4 + r in its high half.
+                    transposeBytes(&r0, &r1, &r2, &r3)
+                    let o = dst + i * 4
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r0), toByteOffset: 0, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r1), toByteOffset: 4, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r2), toByteOffset: 8, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r3), toByteOffset: 12, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r0 >> 32), toByteOffset: 16, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r1 >> 32), toByteOffset: 20, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r2 >> 32), toByteOffset: 24, as: UInt32.self)
+                    o.storeBytes(of: UInt32(truncatingIfNeeded: r3 >> 32), toByteOffset: 28, as: UInt32.self)
+                    i += 8
+                }
+            default:
+                break
+            }
+            // The rest (and other widths) byte by byte.
+            let bytesIn = src.assumingMemoryBound(to: UInt8.self)
             for b in 0..<w {
-                let stream = src + b * stride
-                var d = dst + b
-                for i in 0..<count {
-                    d.pointee = stream[i]
+                let stream = bytesIn + b * stride
+                var d = out + i * w + b
+                for k in i..<count {
+                    d.pointee = stream[k]
                     d += w
                 }
             }
+            return count * w
         }
     }
+}
+
+/// Transposes the 4 x 4 byte blocks of four little-endian words seen as rows of bytes: after
+/// the call, byte `c` of row `r` holds what was byte `r` of row `c` (within each 4-byte half).
+@inline(__always)
+func transposeBytes(_ r0: inout UInt64, _ r1: inout UInt64, _ r2: inout UInt64, _ r3: inout UInt64) {
+    // 2 x 2 blocks of single bytes.
+    let m1: UInt64 = 0x00FF_00FF_00FF_00FF
+    var t = ((r0 >> 8) ^ r1) & m1
+    r1 ^= t
+    r0 ^= t << 8
+    t = ((r2 >> 8) ^ r3) & m1
+    r3 ^= t
+    r2 ^= t << 8
+    // 2 x 2 blocks of byte pairs.
+    let m2: UInt64 = 0x0000_FFFF_0000_FFFF
+    t = ((r0 >> 16) ^ r2) & m2
+    r2 ^= t
+    r0 ^= t << 16
+    t = ((r1 >> 16) ^ r3) & m2
+    r3 ^= t
+    r1 ^= t << 16
+}
+
+/// Exchanges the high half of `a` with the low half of `b` (the last step of an 8 x 8 byte transpose).
+@inline(__always)
+func swapHalves(_ a: inout UInt64, _ b: inout UInt64) {
+    let t = ((a >> 32) ^ b) & 0x0000_0000_FFFF_FFFF
+    b ^= t
+    a ^= t << 32
 }
 
 /// Number of bits needed to store values up to `max`.

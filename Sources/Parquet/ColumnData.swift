@@ -95,19 +95,83 @@ public struct ParquetValueBuffer: Sendable {
 /// ``nesting()`` turns the levels into validity masks and list offsets per schema node.
 public struct ParquetColumnData: Sendable {
     /// The leaf column.
-    public let column: ParquetColumnDescriptor
+    public internal(set) var column: ParquetColumnDescriptor
     /// Index of the row group the data came from.
-    public let rowGroup: Int
+    public internal(set) var rowGroup: Int
     /// Number of rows (records) in the chunk.
-    public let rowCount: Int
+    public internal(set) var rowCount: Int
     /// Number of level entries (values plus nulls and empty lists).
-    public let levelCount: Int
+    public internal(set) var levelCount: Int
     /// The non-null leaf values.
-    public let values: ParquetValueBuffer
+    public internal(set) var values: ParquetValueBuffer
     /// One definition level per entry; empty when the maximum definition level is 0.
-    public let definitionLevels: [UInt8]
+    public internal(set) var definitionLevels: [UInt8]
     /// One repetition level per entry; empty when the maximum repetition level is 0.
-    public let repetitionLevels: [UInt8]
+    public internal(set) var repetitionLevels: [UInt8]
+
+    /// An empty value to decode into with ``ParquetFile/readColumn(rowGroup:column:into:)``,
+    /// which reuses its arrays from one chunk to the next. Until the first read, ``column``
+    /// is a placeholder leaf without a name.
+    public init() {
+        self.init(empty: ParquetColumnData.placeholderColumn, rowGroup: 0)
+    }
+
+    /// An empty chunk of `column`.
+    init(empty column: ParquetColumnDescriptor, rowGroup: Int) {
+        let width = ColumnChunkDecoder.valueWidth(column)
+        self.init(column: column, rowGroup: rowGroup, rowCount: 0, levelCount: 0,
+                  values: ParquetValueBuffer(physicalType: column.physicalType, width: width, count: 0, bytes: [],
+                                             offsets: width == 0 ? [0] : []),
+                  definitionLevels: [], repetitionLevels: [])
+    }
+
+    init(column: ParquetColumnDescriptor, rowGroup: Int, rowCount: Int, levelCount: Int, values: ParquetValueBuffer,
+         definitionLevels: [UInt8], repetitionLevels: [UInt8])
+    {
+        self.column = column
+        self.rowGroup = rowGroup
+        self.rowCount = rowCount
+        self.levelCount = levelCount
+        self.values = values
+        self.definitionLevels = definitionLevels
+        self.repetitionLevels = repetitionLevels
+    }
+
+    private static let placeholderColumn: ParquetColumnDescriptor = {
+        let leaf = ParquetSchemaNode(element: SchemaElement(type: .byteArray, repetition: .required, name: ""),
+                                     logicalType: nil, children: [], columnIndex: 0, maxDef: 0, maxRep: 0, path: [""])
+        return ParquetColumnDescriptor(index: 0, node: leaf, pathNodes: [leaf])
+    }()
+
+    /// Moves the arrays out (so that the caller holds the only reference) and leaves this value
+    /// with no values and no levels.
+    mutating func takeBuffers() -> ColumnBuffers {
+        let buffers = ColumnBuffers(bytes: values.bytes, offsets: values.offsets, definitionLevels: definitionLevels,
+                                    repetitionLevels: repetitionLevels)
+        values.bytes = []
+        values.offsets = []
+        values.count = 0
+        definitionLevels = []
+        repetitionLevels = []
+        levelCount = 0
+        rowCount = 0
+        return buffers
+    }
+
+    /// Becomes an empty chunk of `column`, keeping the arrays' memory.
+    mutating func clear(column: ParquetColumnDescriptor, rowGroup: Int) {
+        var buffers = takeBuffers()
+        let width = ColumnChunkDecoder.valueWidth(column)
+        buffers.bytes.removeAll(keepingCapacity: true)
+        buffers.offsets.removeAll(keepingCapacity: true)
+        if width == 0 { buffers.offsets.append(0) }
+        buffers.definitionLevels.removeAll(keepingCapacity: true)
+        buffers.repetitionLevels.removeAll(keepingCapacity: true)
+        self = ParquetColumnData(column: column, rowGroup: rowGroup, rowCount: 0, levelCount: 0,
+                                 values: ParquetValueBuffer(physicalType: column.physicalType, width: width, count: 0,
+                                                            bytes: buffers.bytes, offsets: buffers.offsets),
+                                 definitionLevels: buffers.definitionLevels, repetitionLevels: buffers.repetitionLevels)
+    }
 
     /// For a column outside any list, one byte per row: 1 when the value is present, 0 when
     /// it is null. `nil` for repeated columns (use ``nesting()``).

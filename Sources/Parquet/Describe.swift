@@ -61,12 +61,14 @@ public struct ParquetScanSummary: Sendable {
 /// decoding speed and to validate a whole file.
 public func scan(_ file: ParquetFile) async throws(ParquetError) -> ParquetScanSummary {
     var summary = ParquetScanSummary()
+    var data = ParquetColumnData()
     for group in file.rowGroups.indices {
         for column in file.schema.columns.indices {
-            let data = try await file.readColumn(rowGroup: group, column: column)
+            try await file.readColumn(rowGroup: group, column: column, into: &data)
             summary.values += Int64(data.values.count)
-            let v = data.values
-            summary.decodedBytes += Int64(v.width == 0 ? v.bytes.count + 4 * v.count : v.bytes.count)
+            let width = data.values.width
+            let count = data.values.count
+            summary.decodedBytes += Int64(width == 0 ? data.values.bytes.count + 4 * count : data.values.bytes.count)
             summary.storedBytes += file.rowGroups[group].columns[column].totalCompressedSize
         }
         summary.rows += file.rowGroups[group].numRows

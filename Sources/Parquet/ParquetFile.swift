@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An open Parquet file: its footer (schema, row groups, metadata) and a way to decode its
 /// column chunks one at a time.
 ///
@@ -29,6 +31,8 @@ public final class ParquetFile: Sendable {
     public let version: Int
     /// Absolute offset of the footer (the end of the data region).
     public let footerOffset: Int64
+    /// Memory reused from one chunk read to the next (stored chunk, page, dictionary).
+    private let scratch = Mutex(DecodeScratch())
 
     private init(source: any ParquetByteSource, options: ParquetReadOptions, meta: FileMetaData, schema: ParquetSchema,
                  footerOffset: Int64)
@@ -211,66 +215,182 @@ public final class ParquetFile: Sendable {
         return (start, Int(length))
     }
 
-    /// Decodes a column chunk whose bytes have been read.
-    /// The decoded form of a chunk without values, for chunks that hold none (their offsets are often bogus).
-    func emptyChunk(rowGroup: Int, column: Int) throws(ParquetError) -> ParquetColumnData? {
+    /// Whether the chunk holds no values; such chunks are not read at all (their offsets are
+    /// often bogus).
+    func isEmptyChunk(rowGroup: Int, column: Int) throws(ParquetError) -> Bool {
         guard rowGroup >= 0, rowGroup < rowGroups.count, column >= 0, column < schema.columns.count,
             rowGroups[rowGroup].columns[column].numValues == 0
-        else { return nil }
-        let descriptor = schema.columns[column]
+        else { return false }
         guard rowGroups[rowGroup].numRows == 0 else {
             throw ParquetError(.corrupt, "column chunk holds no values but its row group has \(rowGroups[rowGroup].numRows) rows",
-                               rowGroup: rowGroup, columnPath: descriptor.dottedPath)
+                               rowGroup: rowGroup, columnPath: schema.columns[column].dottedPath)
         }
-        let decoder = ColumnChunkDecoder(column: descriptor, info: rowGroups[rowGroup].columns[column], options: options,
-                                         rowGroup: rowGroup, chunkOffset: 0)
-        let values = ParquetValueBuffer(physicalType: descriptor.physicalType, width: decoder.width, count: 0, bytes: [],
-                                        offsets: decoder.width == 0 ? [0] : [])
-        return ParquetColumnData(column: descriptor, rowGroup: rowGroup, rowCount: 0, levelCount: 0, values: values,
-                                 definitionLevels: [], repetitionLevels: [])
+        return true
     }
 
-    func decodeChunk(rowGroup: Int, column: Int, bytes: [UInt8], offset: Int64) throws(ParquetError) -> ParquetColumnData {
-        var decoder = ColumnChunkDecoder(column: schema.columns[column], info: rowGroups[rowGroup].columns[column],
-                                         options: options, rowGroup: rowGroup, chunkOffset: offset)
-        let rows = rowGroups[rowGroup].numRows
-        return try narrowingErrors {
-            try bytes.withUnsafeBytes { raw in try decoder.decode(chunk: raw, rowCount: rows) }
+    /// Takes the reusable decode memory (another task reading at the same time gets fresh memory).
+    private func takeScratch() -> DecodeScratch {
+        scratch.withLock { kept in
+            var taken = DecodeScratch()
+            swap(&taken, &kept)
+            return taken
+        }
+    }
+
+    private func keepScratch(_ memory: consuming DecodeScratch) {
+        scratch.withLock { $0 = memory }
+    }
+
+    /// Decodes the stored bytes of a chunk into `data`, reusing its buffers.
+    private func decodeChunk(
+        rowGroup: Int, column: Int, chunk: UnsafeRawBufferPointer, offset: Int64, into data: inout ParquetColumnData,
+        scratch memory: inout DecodeScratch
+    ) throws(ParquetError) {
+        let descriptor = schema.columns[column]
+        var buffers = data.takeBuffers()
+        var decoder = ColumnChunkDecoder(column: descriptor, info: rowGroups[rowGroup].columns[column], options: options,
+                                         rowGroup: rowGroup, chunkOffset: offset, output: &buffers, scratch: &memory)
+        let rows: Int
+        do throws(ParquetError) {
+            rows = try decoder.decode(chunk: chunk, rowCount: rowGroups[rowGroup].numRows)
+        } catch {
+            _ = decoder.finish(scratch: &memory)
+            data = ParquetColumnData(empty: descriptor, rowGroup: rowGroup)
+            throw error
+        }
+        let levelCount = decoder.levelCount
+        let valueCount = decoder.valueCount
+        let output = decoder.finish(scratch: &memory)
+        let values = ParquetValueBuffer(physicalType: descriptor.physicalType, width: decoder.width, count: valueCount,
+                                        bytes: output.bytes, offsets: output.offsets)
+        data = ParquetColumnData(column: descriptor, rowGroup: rowGroup, rowCount: rows, levelCount: levelCount,
+                                 values: values, definitionLevels: output.definitionLevels,
+                                 repetitionLevels: output.repetitionLevels)
+    }
+
+    /// Reads a chunk from a synchronous source and decodes it. Files and memory are read into
+    /// the reused chunk buffer; other sources hand over their own array.
+    private func readAndDecode(
+        _ sync: any ParquetSynchronousByteSource, rowGroup: Int, column: Int, offset: Int64, length: Int,
+        into data: inout ParquetColumnData
+    ) throws(ParquetError) {
+        let path = schema.columns[column].dottedPath
+        var memory = takeScratch()
+        defer { keepScratch(memory) }
+        var chunk = memory.chunk
+        memory.chunk = []
+        defer { memory.chunk = chunk }
+        let filled: Bool
+        do {
+            if let file = sync as? ParquetFileSource {
+                chunk.prepareScratch(length: length)
+                try chunk.withUnsafeMutableBufferPointer { buffer in
+                    try file.read(offset: offset, length: length, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                }
+                filled = true
+            } else if let held = sync as? ParquetMemorySource {
+                chunk.prepareScratch(length: length)
+                try chunk.withUnsafeMutableBufferPointer { buffer in
+                    try held.read(offset: offset, length: length, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                }
+                filled = true
+            } else {
+                filled = false
+            }
+        } catch let e as ParquetError {
+            throw e.located(rowGroup: rowGroup, columnPath: path)
+        } catch {
+            throw ParquetError(.io, "reading the column chunk failed: \(error)", rowGroup: rowGroup, columnPath: path,
+                               byteOffset: offset)
+        }
+        if filled {
+            try chunk.withUnsafeBufferPointer { (buffer) throws(ParquetError) in
+                try decodeChunk(rowGroup: rowGroup, column: column,
+                                chunk: UnsafeRawBufferPointer(start: buffer.baseAddress, count: length), offset: offset,
+                                into: &data, scratch: &memory)
+            }
+            return
+        }
+        let bytes: [UInt8]
+        do { bytes = try sync.readSynchronously(offset: offset, length: length) } catch let e as ParquetError {
+            throw e.located(rowGroup: rowGroup, columnPath: path)
+        } catch {
+            throw ParquetError(.io, "reading the column chunk failed: \(error)", rowGroup: rowGroup, columnPath: path,
+                               byteOffset: offset)
+        }
+        guard bytes.count == length else {
+            throw ParquetError(.io, "the byte source returned \(bytes.count) bytes, \(length) were asked for",
+                               rowGroup: rowGroup, columnPath: path, byteOffset: offset)
+        }
+        try bytes.withUnsafeBufferPointer { (buffer) throws(ParquetError) in
+            try decodeChunk(rowGroup: rowGroup, column: column, chunk: UnsafeRawBufferPointer(buffer), offset: offset,
+                            into: &data, scratch: &memory)
         }
     }
 
     /// Reads and decodes one column chunk.
     public func readColumn(rowGroup: Int, column: Int) async throws(ParquetError) -> ParquetColumnData {
-        if let empty = try emptyChunk(rowGroup: rowGroup, column: column) { return empty }
-        let (offset, length) = try chunkRange(rowGroup: rowGroup, column: column)
-        let bytes: [UInt8]
-        if let sync = source as? any ParquetSynchronousByteSource {
-            do { bytes = try sync.readSynchronously(offset: offset, length: length) } catch let e as ParquetError {
-                throw e.located(rowGroup: rowGroup, columnPath: schema.columns[column].dottedPath)
-            } catch {
-                throw ParquetError(.io, "reading the column chunk failed: \(error)", rowGroup: rowGroup,
-                                   columnPath: schema.columns[column].dottedPath, byteOffset: offset)
-            }
-        } else {
-            bytes = try await Self.read(source, offset: offset, length: length)
+        var data = ParquetColumnData()
+        try await readColumn(rowGroup: rowGroup, column: column, into: &data)
+        return data
+    }
+
+    /// Reads and decodes one column chunk into `data`, reusing the memory of its arrays.
+    ///
+    /// Decoding chunk after chunk into the same value skips the page faults of fresh memory,
+    /// which otherwise cost as much as decoding fixed-width columns. The arrays are only reused
+    /// when nothing else holds them (copies of `data` or of its arrays keep their contents,
+    /// as usual for Swift values). Start from ``ParquetColumnData/init()``:
+    ///
+    /// ```swift
+    /// var data = ParquetColumnData()
+    /// for group in file.rowGroups.indices {
+    ///     try await file.readColumn(rowGroup: group, column: 0, into: &data)
+    ///     // use data before the next read replaces it
+    /// }
+    /// ```
+    ///
+    /// On error `data` is left empty.
+    public func readColumn(rowGroup: Int, column: Int, into data: inout ParquetColumnData) async throws(ParquetError) {
+        if try isEmptyChunk(rowGroup: rowGroup, column: column) {
+            data.clear(column: schema.columns[column], rowGroup: rowGroup)
+            return
         }
-        return try decodeChunk(rowGroup: rowGroup, column: column, bytes: bytes, offset: offset)
+        let (offset, length) = try chunkRange(rowGroup: rowGroup, column: column)
+        if let sync = source as? any ParquetSynchronousByteSource {
+            try readAndDecode(sync, rowGroup: rowGroup, column: column, offset: offset, length: length, into: &data)
+            return
+        }
+        let bytes = try await Self.read(source, offset: offset, length: length)
+        var memory = takeScratch()
+        defer { keepScratch(memory) }
+        try bytes.withUnsafeBufferPointer { (buffer) throws(ParquetError) in
+            try decodeChunk(rowGroup: rowGroup, column: column, chunk: UnsafeRawBufferPointer(buffer), offset: offset,
+                            into: &data, scratch: &memory)
+        }
     }
 
     /// Reads and decodes one column chunk without suspending; the source must be synchronous.
     public func readColumnSynchronously(rowGroup: Int, column: Int) throws(ParquetError) -> ParquetColumnData {
-        if let empty = try emptyChunk(rowGroup: rowGroup, column: column) { return empty }
+        var data = ParquetColumnData()
+        try readColumnSynchronously(rowGroup: rowGroup, column: column, into: &data)
+        return data
+    }
+
+    /// Reads and decodes one column chunk into `data` without suspending, reusing the memory
+    /// of its arrays (see ``readColumn(rowGroup:column:into:)``); the source must be synchronous.
+    public func readColumnSynchronously(rowGroup: Int, column: Int, into data: inout ParquetColumnData)
+        throws(ParquetError)
+    {
+        if try isEmptyChunk(rowGroup: rowGroup, column: column) {
+            data.clear(column: schema.columns[column], rowGroup: rowGroup)
+            return
+        }
         let (offset, length) = try chunkRange(rowGroup: rowGroup, column: column)
         guard let sync = source as? any ParquetSynchronousByteSource else {
             throw ParquetError(.io, "the byte source cannot be read synchronously")
         }
-        let bytes: [UInt8]
-        do { bytes = try sync.readSynchronously(offset: offset, length: length) } catch let e as ParquetError {
-            throw e.located(rowGroup: rowGroup, columnPath: schema.columns[column].dottedPath)
-        } catch {
-            throw ParquetError(.io, "reading the column chunk failed", rowGroup: rowGroup, byteOffset: offset)
-        }
-        return try decodeChunk(rowGroup: rowGroup, column: column, bytes: bytes, offset: offset)
+        try readAndDecode(sync, rowGroup: rowGroup, column: column, offset: offset, length: length, into: &data)
     }
 
     /// Reads and decodes every column chunk of a row group, in schema order.

@@ -48,6 +48,7 @@ struct GeneratedRoundTripTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".parquet") }.sorted()
         #expect(files.count >= 60)
         var compared = 0
+        var reused = ParquetColumnData()
         for name in files {
             let url = dir.appendingPathComponent(name)
             let bytes = [UInt8](try Data(contentsOf: url))
@@ -63,6 +64,15 @@ struct GeneratedRoundTripTests {
             #expect(got.count == expected.count, "\(name)")
             if let row = zip(got, expected).enumerated().first(where: { !$0.element.0.isEqual($0.element.1) })?.offset {
                 Issue.record("\(name) row \(row): got \(got[row]), expected \(expected[row])")
+            }
+            // Decoding into one reused value, file after file, gives what fresh reads give.
+            let file = try ParquetFile.openSynchronously(bytes: bytes)
+            for group in file.rowGroups.indices {
+                for column in file.schema.columns.indices {
+                    try file.readColumnSynchronously(rowGroup: group, column: column, into: &reused)
+                    let fresh = try file.readColumnSynchronously(rowGroup: group, column: column)
+                    #expect(sameColumnData(fresh, reused), "\(name) group \(group) column \(column)")
+                }
             }
             // The async file source gives the same result as memory.
             if name.hasPrefix("nested_v2") {

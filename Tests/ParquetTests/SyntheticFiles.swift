@@ -81,6 +81,8 @@ struct SyntheticPage {
     var crc: Int32? = nil
     var v2Levels: (rep: Int32, def: Int32)? = nil
     var numNulls: Int32 = 0
+    /// For DATA_PAGE_V2: whether the values section is compressed with the column's codec.
+    var v2Compressed = false
 
     func header() -> [UInt8] {
         var w = CompactWriter()
@@ -102,7 +104,7 @@ struct SyntheticPage {
             w.i32(4, encoding)
             w.i32(5, v2Levels?.def ?? 0)
             w.i32(6, v2Levels?.rep ?? 0)
-            w.bool(7, false)
+            w.bool(7, v2Compressed)
             w.endStruct()
         default:
             w.beginStruct(5)
@@ -196,4 +198,27 @@ func syntheticFile(rows: Int64, columns: [SyntheticColumn], numChildrenOverride:
 
 func littleEndian(_ values: [Int32]) -> [UInt8] {
     values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: v) >> (8 * $0)) } }
+}
+
+func littleEndian64(_ values: [Int64]) -> [UInt8] {
+    values.flatMap { v in (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> (8 * $0)) } }
+}
+
+/// SNAPPY framing of `data` as literals only (valid input for any SNAPPY decoder).
+func snappyLiterals(_ data: [UInt8]) -> [UInt8] {
+    var out = CompactWriter()
+    out.varint(UInt64(data.count))
+    var position = 0
+    while position < data.count {
+        let n = min(65536, data.count - position)
+        out.bytes += [61 << 2, UInt8((n - 1) & 0xFF), UInt8((n - 1) >> 8)]
+        out.bytes += data[position..<(position + n)]
+        position += n
+    }
+    return out.bytes
+}
+
+/// BYTE_ARRAY values as PLAIN: each with its 4-byte length.
+func plainByteArrays(_ values: [[UInt8]]) -> [UInt8] {
+    values.flatMap { littleEndian([Int32($0.count)]) + $0 }
 }
