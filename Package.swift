@@ -132,8 +132,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SluiceScheduler",
+            dependencies: [
+                "AWS",
+                "EventPattern",
+                "SluiceCore",
+                "SluiceIntake",
+                "SluiceJournal",
+                "SluiceMetrics",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SluiceServer",
             dependencies: [
+                "SluiceScheduler",
                 "SluiceCore",
                 "SluiceIntake",
                 "SluiceJournal",
@@ -214,6 +229,14 @@ let package = Package(
         .testTarget(
             name: "SluiceJournalTests",
             dependencies: ["SluiceJournal", "SluiceIntake", "SluiceCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceSchedulerTests",
+            dependencies: [
+                "SluiceScheduler", "SluiceJournal", "SluiceIntake", "SluiceCore", "SluiceMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

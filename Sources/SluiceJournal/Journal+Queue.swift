@@ -10,6 +10,13 @@ public struct ClaimedBatch: Sendable, Hashable {
     public var entries: [JournalEntry]
     public var priority: Priority
     public var target: TableReference
+
+    public init(loadID: String, entries: [JournalEntry], priority: Priority, target: TableReference) {
+        self.loadID = loadID
+        self.entries = entries
+        self.priority = priority
+        self.target = target
+    }
 }
 
 /// How the journal groups ready entries into batches.
@@ -269,6 +276,7 @@ extension JournalEntry {
             priority: Priority(rank: row["priority"]) ?? .low,
             state: EntryState(rawValue: row["state"]) ?? .queued,
             attempts: row["attempts"],
+            failures: row["failures"],
             receivedAt: row["received_at"],
             updatedAt: row["updated_at"],
             nextAttemptAt: row["next_attempt_at"],

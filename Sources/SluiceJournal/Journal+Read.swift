@@ -119,3 +119,12 @@ extension DeadLetter {
         )
     }
 }
+
+extension Journal {
+    /// The dead letters of one entry, newest first.
+    public func deadLetters(entryID: Int64) async throws -> [DeadLetter] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dead_letters WHERE entry_id = ? ORDER BY id DESC", arguments: [entryID]).map(DeadLetter.init(row:))
+        }
+    }
+}

@@ -402,12 +402,13 @@ public final class Journal: Service, Sendable {
         }
         try db.execute(
             sql: """
-                UPDATE entries SET state = ?, updated_at = ?, next_attempt_at = ?,
-                    attempts = attempts + (CASE WHEN ? = 'claim' THEN 1 ELSE 0 END),
-                    last_error_code = COALESCE(?, last_error_code), last_error_message = COALESCE(?, last_error_message)
-                WHERE id = ?
+                UPDATE entries SET state = :to, updated_at = :now, next_attempt_at = :next,
+                    attempts = attempts + (CASE WHEN :event = 'claim' THEN 1 ELSE 0 END),
+                    failures = failures + (CASE WHEN :event IN ('fail_retryable', 'fail_permanent') AND state = 'loading' THEN 1 ELSE 0 END),
+                    last_error_code = COALESCE(:code, last_error_code), last_error_message = COALESCE(:message, last_error_message)
+                WHERE id = :id
                 """,
-            arguments: [to.rawValue, now, nextAttemptAt, event.rawValue, code, message, id]
+            arguments: ["to": to.rawValue, "now": now, "next": nextAttemptAt, "event": event.rawValue, "code": code, "message": message, "id": id]
         )
         try db.execute(
             sql: "INSERT INTO history (entry_id, at, from_state, to_state, event, code, message) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -20,7 +20,10 @@ public struct JournalEntry: Sendable, Hashable {
     public var target: TableReference
     public var priority: Priority
     public var state: EntryState
+    /// Claims so far (including loads a restart interrupted).
     public var attempts: Int
+    /// Failed attempts so far: what the retry policy counts.
+    public var failures: Int
     /// Milliseconds since 1970.
     public var receivedAt: Int64
     public var updatedAt: Int64

@@ -104,6 +104,10 @@ enum JournalSchema {
             // dead-lettered without another attempt (the seed's retry table: 3 attempts, 2 s/4 s/8 s, ~14 s).
             try db.execute(sql: "ALTER TABLE entries ADD COLUMN dead_letter_when_due INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v4-failures") { db in
+            // Failed attempts, which the retry policy counts (claims interrupted by a restart do not count).
+            try db.execute(sql: "ALTER TABLE entries ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

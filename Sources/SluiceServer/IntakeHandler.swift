@@ -37,6 +37,8 @@ struct IntakeHandler: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let makeID: @Sendable () -> String
+    /// Called after files were queued (wakes the loaders).
+    var onQueued: @Sendable () -> Void = {}
 
     func handle(body: [UInt8], endpoint: Endpoint, headerCorrelationID: String?) async -> Reply {
         let requestID = headerCorrelationID ?? makeID()
@@ -78,6 +80,7 @@ struct IntakeHandler: Sendable {
                     return Reply(status: 429, body: error.body(correlationID: requestID), correlationID: requestID, retryAfter: configuration.retryAfterSeconds)
                 case .accepted(let results):
                     outcomes = results
+                    if results.contains(where: { if case .queued = $0 { true } else { false } }) { onQueued() }
                 }
             } catch {
                 metrics.journalWriteFailed()

@@ -17,8 +17,12 @@ enum Routes {
     static let methods: [String: [String]] = [
         "/v1/events": ["POST"],
         "/v1/messages": ["POST"],
-        "/v1/loads": ["GET"],
+        "/v1/loads": ["GET", "POST"],
         "/v1/loads/{correlation_id}": ["GET"],
+        "/v1/dlq": ["GET"],
+        "/v1/dlq/replay": ["POST"],
+        "/v1/dlq/{id}": ["GET", "DELETE"],
+        "/v1/dlq/{id}/replay": ["POST"],
         "/health": ["GET", "HEAD"],
         "/ready": ["GET", "HEAD"],
         "/metrics": ["GET"],
@@ -27,10 +31,14 @@ enum Routes {
     /// The template a path belongs to, or `nil`.
     static func template(for path: String) -> String? {
         if methods[path] != nil { return path }
-        if path.hasPrefix("/v1/loads/"), path.dropFirst("/v1/loads/".count).firstIndex(of: "/") == nil, path.count > "/v1/loads/".count {
-            return "/v1/loads/{correlation_id}"
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].isEmpty, parts[1] == "v1", parts.allSatisfy({ !$0.isEmpty || $0.startIndex == path.startIndex }) else { return nil }
+        switch (parts[2], parts.count) {
+        case ("loads", 4): return "/v1/loads/{correlation_id}"
+        case ("dlq", 4): return "/v1/dlq/{id}"
+        case ("dlq", 5) where parts[4] == "replay": return "/v1/dlq/{id}/replay"
+        default: return nil
         }
-        return nil
     }
 
     static func json(_ body: JSONValue, status: Int, correlationID: String?, retryAfter: Int? = nil, extra: HTTPFields = [:]) -> Response {
@@ -45,9 +53,20 @@ enum Routes {
     }
 }
 
+/// A dependency `/ready` checks (ClickHouse, S3).
+public protocol ReadinessCheck: Sendable {
+    /// The name in `/ready`'s `checks`.
+    var name: String { get }
+    /// `nil` when ready, else why not (never containing a secret).
+    func check() async -> String?
+}
+
 /// Everything the routes need.
 struct RouteDependencies: Sendable {
     let intake: IntakeHandler
+    let intakeRules: Intake
+    let readinessChecks: [any ReadinessCheck]
+    let onQueued: @Sendable () -> Void
     let journal: Journal
     let metrics: SluiceMetrics
     let configuration: ServerConfiguration
@@ -64,6 +83,12 @@ extension RouteDependencies {
         router.post("/v1/events") { request, context in try await self.intake(request, endpoint: .events) }
         router.post("/v1/messages") { request, context in try await self.intake(request, endpoint: .messages) }
         router.get("/v1/loads") { request, _ in try await self.listLoads(request) }
+        router.post("/v1/loads") { request, _ in try await self.manualLoad(request) }
+        router.get("/v1/dlq") { request, _ in try await self.listDeadLetters(request) }
+        router.post("/v1/dlq/replay") { request, _ in try await self.replayDeadLetters(request) }
+        router.get("/v1/dlq/{id}") { request, context in try await self.getDeadLetter(request, id: context.parameters.get("id") ?? "") }
+        router.delete("/v1/dlq/{id}") { request, context in try await self.deleteDeadLetter(request, id: context.parameters.get("id") ?? "") }
+        router.post("/v1/dlq/{id}/replay") { request, context in try await self.replayDeadLetter(request, id: context.parameters.get("id") ?? "") }
         router.get("/v1/loads/{correlation_id}") { request, context in
             try await self.getLoad(request, id: context.parameters.get("correlation_id") ?? "")
         }
@@ -75,7 +100,7 @@ extension RouteDependencies {
         return router
     }
 
-    private func authenticate(_ request: Request) throws {
+    func authenticate(_ request: Request) throws {
         guard authenticator.isEnabled else { return }
         let name = HTTPField.Name(configuration.authHeader) ?? HTTPField.Name("x-api-key")!
         guard authenticator.isValid(request.headers[name]) else { throw APIError.unauthorized() }
@@ -85,7 +110,7 @@ extension RouteDependencies {
         if configuration.protectOps { try authenticate(request) }
     }
 
-    private func headerCorrelationID(_ request: Request) throws -> String? {
+    func headerCorrelationID(_ request: Request) throws -> String? {
         guard let value = request.headers[Routes.correlationHeader] else { return nil }
         guard CorrelationID.isValid(value) else {
             throw APIError(
@@ -206,6 +231,22 @@ extension RouteDependencies {
             checks.append((key: "intake", value: "draining"))
         } else {
             checks.append((key: "intake", value: "ok"))
+        }
+        let results = await withTaskGroup(of: (Int, String?).self) { group in
+            for (i, check) in readinessChecks.enumerated() {
+                group.addTask { (i, await check.check()) }
+            }
+            var out = [String?](repeating: nil, count: readinessChecks.count)
+            for await (i, r) in group { out[i] = r }
+            return out
+        }
+        for (check, problem) in zip(readinessChecks, results) {
+            if let problem {
+                ok = false
+                checks.append((key: check.name, value: .string(problem)))
+            } else {
+                checks.append((key: check.name, value: "ok"))
+            }
         }
         return Routes.json(
             .object([(key: "status", value: .string(ok ? "ready" : "not_ready")), (key: "checks", value: .object(checks))]),

@@ -32,6 +32,8 @@ public struct SluiceApp: Sendable {
         configuration: SluiceConfiguration,
         logger: Logger,
         journal: Journal? = nil,
+        readinessChecks: [any ReadinessCheck] = [],
+        onQueued: @escaping @Sendable () -> Void = {},
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         self.configuration = configuration
@@ -62,8 +64,11 @@ public struct SluiceApp: Sendable {
         let dependencies = RouteDependencies(
             intake: IntakeHandler(
                 intake: intake, journal: journal, metrics: metrics, configuration: server, logger: logger,
-                makeID: { UUID().uuidString.lowercased() }
+                makeID: { UUID().uuidString.lowercased() }, onQueued: onQueued
             ),
+            intakeRules: intake,
+            readinessChecks: readinessChecks,
+            onQueued: onQueued,
             journal: journal,
             metrics: metrics,
             configuration: server,

@@ -2,6 +2,7 @@ public import Configuration
 public import SluiceCore
 public import SluiceIntake
 public import SluiceJournal
+public import SluiceScheduler
 import Foundation
 import SystemPackage
 import Yams
@@ -15,6 +16,8 @@ public struct SluiceConfiguration: Sendable {
     public var clickhouse: ClickHouseSettings
     public var s3: S3Settings
     public var log: LogSettings
+    public var loader: LoaderConfiguration
+    public var sqs: SQSConsumerConfiguration
 
     /// `clickhouse.*`: where rows go.
     public struct ClickHouseSettings: Sendable {
@@ -54,6 +57,11 @@ public struct SluiceConfiguration: Sendable {
         "clickhouse.url", "clickhouse.user", "clickhouse.password",
         "s3.region", "s3.endpoint", "s3.path_style",
         "log.level", "log.format",
+        "loader.workers", "loader.memory_budget_bytes", "loader.table_concurrency", "loader.processing_timeout_s",
+        "loader.batch_wait_s", "loader.batch_max_bytes", "loader.poll_interval_ms", "loader.shutdown_grace_s",
+        "loader.retry.connection_backoff_s", "loader.retry.memory_backoff_s",
+        "ledger.retention_days", "dlq.sqs_queue_url",
+        "sqs.queue_urls", "sqs.wait_time_s", "sqs.max_messages", "sqs.visibility_timeout_s", "sqs.extend_interval_s",
     ]
 
     /// The keys that may appear under `domains.<name>.`.
@@ -171,6 +179,8 @@ public struct SluiceConfiguration: Sendable {
                 s3v.problem("endpoint", "must be an http:// or https:// URL (got \"\(endpoint)\")")
             }
         }
+        loader = LoaderConfiguration(values: values)
+        sqs = SQSConsumerConfiguration(values: values)
         let l = values.scoped("log")
         log = LogSettings(level: l.string("level", default: "info").lowercased(), format: l.string("format", default: "json").lowercased())
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(log.level) {
@@ -208,6 +218,17 @@ public struct SluiceConfiguration: Sendable {
         if let e = s3.endpoint { out += "  endpoint: \(q(e))\n" }
         out += "  path_style: \(s3.pathStyle)\n"
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
+        out += "loader:\n  workers: \(loader.workers)\n  memory_budget_bytes: \(loader.memoryBudgetBytes)\n"
+        out += "  table_concurrency: \(loader.tableConcurrency)\n  processing_timeout_s: \(loader.processingTimeoutSeconds)\n"
+        out += "  batch_wait_s: \(loader.batchWaitSeconds)\n  batch_max_bytes: \(loader.batchMaxBytes)\n"
+        out += "  poll_interval_ms: \(loader.pollIntervalMilliseconds)\n  shutdown_grace_s: \(loader.shutdownGraceSeconds)\n"
+        out += "  retry:\n    connection_backoff_s: [\(loader.connectionBackoff.map { "\($0)" }.joined(separator: ", "))]\n"
+        out += "    memory_backoff_s: [\(loader.memoryBackoff.map { "\($0)" }.joined(separator: ", "))]\n"
+        out += "ledger:\n  retention_days: \(loader.retentionDays)\n"
+        if let dlq = loader.deadLetterQueueURL { out += "dlq:\n  sqs_queue_url: \(q(dlq))\n" }
+        out += "sqs:\n  queue_urls: [\(sqs.queueURLs.map(q).joined(separator: ", "))]\n  wait_time_s: \(sqs.waitTimeSeconds)\n"
+        out += "  max_messages: \(sqs.maxMessages)\n  visibility_timeout_s: \(sqs.visibilityTimeoutSeconds)\n"
+        out += "  extend_interval_s: \(sqs.extendIntervalSeconds)\n"
         out += "domains:\n"
         for d in intake.domains {
             out += "  \(d.name):\n    prefix: \(q(d.prefix))\n    database: \(q(d.database))\n    table_pattern: \(q(d.tablePattern))\n"

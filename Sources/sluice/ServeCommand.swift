@@ -33,9 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app: SluiceApp
         do {
-            app = try SluiceApp(configuration: configuration, logger: logger) { port in
+            app = try SluiceApp(configuration: configuration, logger: logger, onListening: { port in
                 logger.notice("listening", metadata: ["host": "\(configuration.server.host)", "port": "\(port)"])
-            }
+            })
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             printError("sluice: cannot start: \(error)")

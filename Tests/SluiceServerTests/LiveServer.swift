@@ -50,9 +50,9 @@ struct LiveServer {
     ) async throws -> T {
         let portBox = Mutex<Int?>(nil)
         let logger = Logger(label: "test")
-        let app = try SluiceApp(configuration: configuration, logger: logger) { port in
+        let app = try SluiceApp(configuration: configuration, logger: logger, onListening: { port in
             portBox.withLock { $0 = port }
-        }
+        })
         let group = ServiceGroup(configuration: .init(services: app.services, logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {

@@ -1,0 +1,232 @@
+import EventPattern
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceIntake
+import SluiceJournal
+import SluiceMetrics
+
+/// Manual loads and the dead-letter queue.
+extension RouteDependencies {
+    /// `POST /v1/loads`: `{"bucket","key"}` or `{"uri":"s3://…"}`, optional `"table":"db.table"`;
+    /// `?wait=true` holds the answer until the load ends (or `timeout_s`, default 300).
+    func manualLoad(_ request: Request) async throws -> Response {
+        if gate.isDraining {
+            throw APIError(status: 503, code: "unavailable", message: "Sluice is shutting down", retryAfter: configuration.retryAfterSeconds)
+        }
+        try authenticate(request)
+        let headerID = try headerCorrelationID(request)
+        let json = try await jsonBody(request)
+        guard json.objectValue != nil else { throw APIError(SluiceError.invalidEvent("expected a JSON object", field: "$"), retryAfter: 0) }
+        var table: TableReference?
+        if let t = json["table"], !t.isNull {
+            guard let text = t.stringValue, let ref = TableReference(qualified: text) else {
+                throw APIError(SluiceError.invalidEvent("table must be \"database.table\" (letters, digits, underscores)", field: "table"), retryAfter: 0)
+            }
+            table = ref
+        }
+        let load: ManualLoadRequest
+        do {
+            if let uri = json["uri"] {
+                guard let text = uri.stringValue else { throw SluiceError.invalidEvent("uri must be a string", field: "uri") }
+                load = try ManualLoadRequest(uri: text, table: table)
+            } else {
+                guard let bucket = json["bucket"]?.stringValue else { throw SluiceError.invalidEvent("give bucket and key, or uri", field: "bucket") }
+                guard let key = json["key"]?.stringValue else { throw SluiceError.invalidEvent("give bucket and key, or uri", field: "key") }
+                load = ManualLoadRequest(bucket: bucket, key: key, table: table)
+            }
+        } catch let error as SluiceError {
+            throw APIError(error, retryAfter: 0)
+        }
+        let correlationID = headerID ?? UUID().uuidString.lowercased()
+        let file: QueuedFile
+        do {
+            file = try intakeRules.manualLoad(load, correlationID: correlationID)
+        } catch {
+            throw APIError(error, retryAfter: 0)
+        }
+        switch try await journal.enqueue([file]) {
+        case .full(let reason):
+            throw APIError(status: 429, code: "queue_full", message: reason, retryAfter: configuration.retryAfterSeconds)
+        case .accepted:
+            metrics.eventReceived(source: EventSource.manual.rawValue, outcome: "queued")
+            onQueued()
+        }
+        logger.info("manual load queued", metadata: ["correlation_id": "\(correlationID)", "table": "\(file.target)"])
+        let query = request.uri.queryParameters
+        guard query["wait"].map({ ["true", "1", "yes"].contains($0.lowercased()) }) == true else {
+            return Routes.json(
+                .object([
+                    (key: "status", value: "queued"), (key: "correlation_id", value: .string(correlationID)),
+                    (key: "bucket", value: .string(load.bucket)), (key: "key", value: .string(load.key)),
+                    (key: "table", value: .string(file.target.description)),
+                ]),
+                status: 202, correlationID: correlationID
+            )
+        }
+        var timeout = 300.0
+        if let t = query["timeout_s"].map(String.init) {
+            guard let v = Double(t), v >= 0, v <= 3600 else {
+                throw APIError(status: 400, code: "bad_request", message: "timeout_s must be a number of seconds from 0 to 3600", field: "timeout_s")
+            }
+            timeout = v
+        }
+        let started = ContinuousClock.now
+        guard let entry = try await journal.waitForOutcome(correlationID: correlationID, timeout: .milliseconds(Int(timeout * 1000))) else {
+            throw APIError.notFound("load \(correlationID) vanished")
+        }
+        var body = LoadJSON.entry(entry, history: nil)
+        if case .object(var m) = body {
+            let elapsed = ContinuousClock.now - started
+            m.append((key: "duration_s", value: JSONValue.double(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) ?? .integer(0)))
+            body = .object(m)
+        }
+        let status: Int
+        switch entry.state {
+        case .loaded: status = 200
+        case .deadLettered: status = 422
+        default: status = 202
+        }
+        return Routes.json(body, status: status, correlationID: correlationID)
+    }
+
+    func listDeadLetters(_ request: Request) async throws -> Response {
+        try authenticate(request)
+        let filter = try deadLetterFilter(from: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+        let letters = try await journal.deadLetters(filter)
+        return Routes.json(
+            .object([(key: "dead_letters", value: .array(letters.map { DeadLetterJSON.letter($0) })), (key: "count", value: .integer(letters.count))]),
+            status: 200, correlationID: nil
+        )
+    }
+
+    func getDeadLetter(_ request: Request, id: String) async throws -> Response {
+        try authenticate(request)
+        guard let n = Int64(id), let (letter, entry, history) = try await journal.deadLetter(id: n) else {
+            throw APIError.notFound("no dead letter \(id)")
+        }
+        var body = DeadLetterJSON.letter(letter, includePayload: true)
+        if case .object(var m) = body {
+            if let entry { m.append((key: "load", value: LoadJSON.entry(entry, history: history))) }
+            body = .object(m)
+        }
+        return Routes.json(body, status: 200, correlationID: letter.correlationID)
+    }
+
+    func deleteDeadLetter(_ request: Request, id: String) async throws -> Response {
+        try authenticate(request)
+        guard let n = Int64(id) else { throw APIError.notFound("no dead letter \(id)") }
+        try await journal.deleteDeadLetter(id: n)
+        return Routes.json(.object([(key: "status", value: "deleted"), (key: "id", value: .integer(n))]), status: 200, correlationID: nil)
+    }
+
+    func replayDeadLetter(_ request: Request, id: String) async throws -> Response {
+        try authenticate(request)
+        guard let n = Int64(id) else { throw APIError.notFound("no dead letter \(id)") }
+        switch try await journal.replay(deadLetterID: n) {
+        case .queued(let cid):
+            onQueued()
+            logger.info("dead letter replayed", metadata: ["correlation_id": "\(cid)", "dead_letter": "\(n)"])
+            return Routes.json(.object([(key: "status", value: "queued"), (key: "id", value: .integer(n)), (key: "correlation_id", value: .string(cid))]), status: 202, correlationID: cid)
+        case .notReplayable(let reason):
+            throw APIError(status: 409, code: "not_replayable", message: reason)
+        }
+    }
+
+    /// `POST /v1/dlq/replay`: replays every dead letter matching the body's filters (`code`, `domain`,
+    /// `table`, `since`, `limit`); invalid payloads are skipped.
+    func replayDeadLetters(_ request: Request) async throws -> Response {
+        try authenticate(request)
+        let json = try await jsonBody(request, allowEmpty: true)
+        var pairs: [(String, String)] = []
+        for (k, v) in json.objectValue ?? [] {
+            if let s = v.stringValue { pairs.append((k, s)) } else if let i = v.integerValue { pairs.append((k, String(i))) }
+        }
+        let filter = try deadLetterFilter(from: pairs, defaultLimit: 1000)
+        var replayed: [JSONValue] = []
+        var skipped = 0
+        for letter in try await journal.deadLetters(filter) {
+            switch try await journal.replay(deadLetterID: letter.id) {
+            case .queued(let cid): replayed.append(.object([(key: "id", value: .integer(letter.id)), (key: "correlation_id", value: .string(cid))]))
+            case .notReplayable: skipped += 1
+            }
+        }
+        if !replayed.isEmpty { onQueued() }
+        logger.info("dead letters replayed", metadata: ["count": "\(replayed.count)", "skipped": "\(skipped)"])
+        return Routes.json(
+            .object([(key: "replayed", value: .array(replayed)), (key: "count", value: .integer(replayed.count)), (key: "skipped", value: .integer(skipped))]),
+            status: 200, correlationID: nil
+        )
+    }
+
+    private func deadLetterFilter(from pairs: [(String, String)], defaultLimit: Int = 100) throws -> DeadLetterFilter {
+        var filter = DeadLetterFilter(limit: defaultLimit)
+        for (key, value) in pairs where !value.isEmpty {
+            switch key {
+            case "code":
+                guard ErrorCode(rawValue: value) != nil else {
+                    throw APIError(status: 400, code: "bad_request", message: "code must be one of E001–E006", field: "code")
+                }
+                filter.code = value
+            case "domain": filter.domain = value
+            case "table": filter.table = value
+            case "since":
+                if let seconds = Double(value) {
+                    filter.since = Int64(seconds * 1000)
+                } else if let date = try? Date(value, strategy: .iso8601) {
+                    filter.since = Int64(date.timeIntervalSince1970 * 1000)
+                } else {
+                    throw APIError(status: 400, code: "bad_request", message: "since must be an ISO 8601 time or Unix seconds", field: "since")
+                }
+            case "limit":
+                guard let n = Int(value), (1...1000).contains(n) else {
+                    throw APIError(status: 400, code: "bad_request", message: "limit must be an integer from 1 to 1000", field: "limit")
+                }
+                filter.limit = n
+            default:
+                continue
+            }
+        }
+        return filter
+    }
+
+    /// Reads a small JSON body for the operations endpoints.
+    func jsonBody(_ request: Request, allowEmpty: Bool = false) async throws -> JSONValue {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        var buffer = try await request.body.collect(upTo: 64 * 1024)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        if bytes.isEmpty, allowEmpty { return .object([]) }
+        guard contentType.hasPrefix("application/json") else {
+            throw APIError(status: 415, code: "unsupported_media_type", message: "Content-Type must be application/json")
+        }
+        do {
+            return try JSONValue.parse(bytes, maxDepth: 8)
+        } catch {
+            throw APIError(SluiceError.invalidEvent("request body is not valid JSON: \(error)", field: "$"), retryAfter: 0)
+        }
+    }
+}
+
+enum DeadLetterJSON {
+    static func letter(_ d: DeadLetter, includePayload: Bool = false) -> JSONValue {
+        var m: [(key: String, value: JSONValue)] = [
+            (key: "id", value: .integer(d.id)),
+            (key: "correlation_id", value: .string(d.correlationID)),
+            (key: "code", value: .string(d.code)),
+            (key: "category", value: .string(d.category)),
+            (key: "message", value: .string(d.message)),
+            (key: "recovery", value: .string(ErrorCode(rawValue: d.code)?.recoveryHint ?? "")),
+            (key: "created_at", value: LoadJSON.time(d.createdAt)),
+        ]
+        if let f = d.field { m.append((key: "field", value: .string(f))) }
+        if let s = d.source { m.append((key: "source", value: .string(s))) }
+        if let dm = d.domain { m.append((key: "domain", value: .string(dm))) }
+        if let t = d.tableName { m.append((key: "table_name", value: .string(t))) }
+        m.append((key: "replayable", value: .bool(d.entryID != nil)))
+        if includePayload, let p = d.payload { m.append((key: "payload", value: .string(p))) }
+        return .object(m)
+    }
+}

@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import SluiceCore
+import SluiceIntake
+import SluiceJournal
+import SluiceServer
+import Testing
+
+@Suite("Manual loads and the dead-letter API, live on port 0")
+struct OperationsHTTPTests {
+    /// Queues a file through intake, then fails it for good through the journal, as a loader would.
+    func deadLetter(_ server: LiveServer, key: String, error: SluiceError) async throws -> String {
+        let r = try await server.post("/v1/events", Events.eventBridge(key: key))
+        let cid = try #require(r.json["correlation_id"] as? String)
+        let batch = try #require(try await server.app.journal.claimNext())
+        try await server.app.journal.markFailed(ids: batch.entries.map(\.id), error: error, retryAt: nil)
+        return cid
+    }
+
+    @Test func manualLoadIsQueuedAndCanBeAwaited() async throws {
+        try await LiveServer.with { server in
+            let r = try await server.post("/v1/loads", "{\"uri\":\"s3://\(LiveServer.bucket)/market/prices/ds=2025-09-10/part-9.parquet\"}")
+            #expect(r.status == 202)
+            #expect(r.json["table"] as? String == "market.prices")
+            let cid = try #require(r.json["correlation_id"] as? String)
+            let status = try await server.request(.GET, "/v1/loads/\(cid)")
+            #expect(status.json["source"] as? String == "manual")
+            // No loader runs in this test: waiting ends at the timeout with the entry still queued.
+            let waited = try await server.post("/v1/loads?wait=true&timeout_s=0.3", "{\"bucket\":\"\(LiveServer.bucket)\",\"key\":\"elsewhere/x.parquet\",\"table\":\"analytics.events\"}")
+            #expect(waited.status == 202)
+            #expect(waited.json["status"] as? String == "queued")
+            #expect(waited.json["table"] as? String == "analytics.events")
+            #expect(waited.json["domain"] as? String == "manual")
+        }
+    }
+
+    @Test(arguments: [
+        ("{\"key\":\"market/p/a.parquet\"}", "bucket"),
+        ("{\"uri\":\"http://x/y\"}", "uri"),
+        ("{\"bucket\":\"Bad_Bucket\",\"key\":\"market/p/a.parquet\"}", "bucket"),
+        ("{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"nowhere/a.parquet\"}", "table"),
+        ("{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"market/p/a.parquet\",\"table\":\"no-dots\"}", "table"),
+    ])
+    func badManualLoadsAreE001(body: String, field: String) async throws {
+        try await LiveServer.with { server in
+            let r = try await server.post("/v1/loads", body)
+            #expect(r.status == 400)
+            #expect(r.json["code"] as? String == "E001")
+            #expect(r.json["field"] as? String == field)
+        }
+    }
+
+    @Test func deadLettersCanBeListedInspectedReplayedAndDeleted() async throws {
+        try await LiveServer.with { server in
+            let schema = try await deadLetter(server, key: "market/prices/ds=1/a.parquet", error: SluiceError(category: .schema, "column price: DOUBLE cannot go into String"))
+            let parse = try await deadLetter(server, key: "customer/accounts/ds=1/b.parquet", error: SluiceError(category: .parse, "corrupt page"))
+            _ = try await server.post("/v1/events", "{not json")
+
+            let all = try await server.request(.GET, "/v1/dlq")
+            #expect(all.json["count"] as? Int == 3)
+            let e003 = try await server.request(.GET, "/v1/dlq?code=E003&domain=market")
+            let letters = try #require(e003.json["dead_letters"] as? [[String: Any]])
+            #expect(letters.map { $0["correlation_id"] as? String } == [schema])
+            #expect((letters[0]["recovery"] as? String)?.hasPrefix("Data correction") == true)
+            let id = try #require(letters[0]["id"] as? Int)
+
+            let one = try await server.request(.GET, "/v1/dlq/\(id)")
+            #expect(one.status == 200)
+            #expect((one.json["payload"] as? String)?.contains("market/prices/ds=1/a.parquet") == true)
+            #expect((one.json["load"] as? [String: Any])?["status"] as? String == "dead_lettered")
+
+            let replay = try await server.post("/v1/dlq/\(id)/replay", "")
+            #expect(replay.status == 202)
+            #expect(replay.json["correlation_id"] as? String == schema)
+            let (entry, _) = try #require(try await server.app.journal.entry(correlationID: schema))
+            #expect(entry.state == .queued)
+            #expect(entry.failures == 0)
+            #expect(try await server.post("/v1/dlq/\(id)/replay", "").status == 409)
+
+            let invalid = try await server.request(.GET, "/v1/dlq?code=E001")
+            let invalidID = try #require((invalid.json["dead_letters"] as? [[String: Any]])?.first?["id"] as? Int)
+            let refused = try await server.post("/v1/dlq/\(invalidID)/replay", "")
+            #expect(refused.status == 409)
+            #expect(refused.json["code"] as? String == "not_replayable")
+
+            let bulk = try await server.post("/v1/dlq/replay", "{\"code\":\"E003\",\"domain\":\"customer\"}")
+            #expect(bulk.status == 200)
+            #expect(bulk.json["count"] as? Int == 1)
+            #expect(((bulk.json["replayed"] as? [[String: Any]])?.first?["correlation_id"] as? String) == parse)
+
+            #expect(try await server.request(.DELETE, "/v1/dlq/\(invalidID)").status == 200)
+            #expect(try await server.request(.GET, "/v1/dlq/\(invalidID)").status == 404)
+            #expect(try await server.request(.GET, "/v1/dlq").json["count"] as? Int == 0)
+            #expect(try await server.request(.GET, "/v1/dlq?code=E999").status == 400)
+        }
+    }
+}
