@@ -45,6 +45,9 @@ extension RouteDependencies {
         let file: QueuedFile
         do {
             file = try intakeRules.manualLoad(load, correlationID: correlationID)
+        } catch where error.field == "table" || error.field == "key" {
+            // Well-formed, but the key cannot be routed to a table: unprocessable rather than malformed.
+            throw APIError(status: 422, code: error.code.rawValue, message: error.message, field: error.field)
         } catch {
             throw APIError(error, retryAfter: 0)
         }
@@ -174,10 +177,10 @@ extension RouteDependencies {
             case "domain": filter.domain = value
             case "table": filter.table = value
             case "since":
-                if let seconds = Double(value) {
+                if let seconds = Double(value), seconds.isFinite, seconds >= 0, seconds < 1e11 {
                     filter.since = Int64(seconds * 1000)
-                } else if let date = try? Date(value, strategy: .iso8601) {
-                    filter.since = Int64(date.timeIntervalSince1970 * 1000)
+                } else if let ms = TimeParsing.milliseconds(iso8601: value) {
+                    filter.since = ms
                 } else {
                     throw APIError(status: 400, code: "bad_request", message: "since must be an ISO 8601 time or Unix seconds", field: "since")
                 }
@@ -228,5 +231,16 @@ enum DeadLetterJSON {
         m.append((key: "replayable", value: .bool(d.entryID != nil)))
         if includePayload, let p = d.payload { m.append((key: "payload", value: .string(p))) }
         return .object(m)
+    }
+}
+
+/// Lenient RFC 3339 parsing for query parameters: `T`/`t`, `Z`/`z` or an offset, optional fraction.
+enum TimeParsing {
+    static func milliseconds(iso8601 text: String) -> Int64? {
+        let upper = text.uppercased()
+        for style in [Date.ISO8601FormatStyle(includingFractionalSeconds: true), Date.ISO8601FormatStyle()] {
+            if let d = try? Date(upper, strategy: style) { return Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+        }
+        return nil
     }
 }
