@@ -148,7 +148,7 @@ extension BatchLoadRun {
             return failed(classified)
         }
 
-        let partitionValues = Self.partitionValues(entry.partition)
+        let partitionValues = LoadChecks.partitionValues(entry.partition)
         var lineage: [String: String] = [
             "_source_key": entry.key, "_source_bucket": entry.bucket, "_source_uri": uri,
             "_source_etag": LoadObject.unquoted(object.info.eTag), "_source_version": version,
@@ -204,7 +204,7 @@ extension BatchLoadRun {
         } catch {
             throw frozen(LoadErrorClassification.classify(error, file: uri))
         }
-        let partitionValues = entry.map { Self.partitionValues($0.partition) } ?? [:]
+        let partitionValues = entry.map { LoadChecks.partitionValues($0.partition) } ?? [:]
         var lineage: [String: String] = [
             "_source_key": file.key, "_source_bucket": file.bucket, "_source_uri": uri, "_source_etag": LoadObject.unquoted(file.eTag),
             "_source_version": file.version, "_correlation_id": file.correlationID, "_loaded_at": record.loadedAt,
@@ -232,43 +232,6 @@ extension BatchLoadRun {
             parquet: parquet.schema, table: schema.columns.map(TargetColumn.init(tableColumn:)),
             options: MappingOptions(
                 caseInsensitive: loader.configuration.matchCaseInsensitive, partitionValues: partitionValues, lineage: lineage))
-    }
-
-    /// `ds=2025-09-10/hour=01` (as stored, Hive-escaped) to `["ds": "2025-09-10", "hour": "01"]`.
-    static func partitionValues(_ path: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for segment in path.split(separator: "/") {
-            guard let eq = segment.firstIndex(of: "="), eq != segment.startIndex else { continue }
-            values[HiveEscaping.unescape(segment[..<eq])] = HiveEscaping.unescape(segment[segment.index(after: eq)...])
-        }
-        return values
-    }
-
-    /// Refuses tables the protocol cannot load exactly once: engines outside the MergeTree family, and partition keys
-    /// that are not a function of the rows (a file staged again must land in the same partitions).
-    static func checkTable(_ schema: TableSchema) throws(SluiceError) {
-        guard schema.isMergeTreeFamily else {
-            throw SluiceError(
-                category: .schema,
-                "table \(schema.table) has engine \(schema.engine); exactly-once loads need a MergeTree-family engine")
-        }
-        let key = schema.partitionKey.lowercased()
-        let volatile = ["rand", "now", "today", "yesterday", "generateuuid", "uptime", "rownumberinblock", "blocknumber", "randomstring"]
-        for name in volatile {
-            var searchStart = key.startIndex
-            while let range = key.range(of: name, range: searchStart..<key.endIndex) {
-                let before = range.lowerBound == key.startIndex ? nil : key[key.index(before: range.lowerBound)]
-                let rest = key[range.upperBound...].drop { $0.isLetter || $0.isNumber || $0 == "_" }
-                let wordStart = before.map { !($0.isLetter || $0.isNumber || $0 == "_") } ?? true
-                if wordStart, rest.first == "(" {
-                    throw SluiceError(
-                        category: .schema,
-                        "table \(schema.table) is partitioned by \(schema.partitionKey), which is not a function of the rows; "
-                            + "Sluice cannot load it exactly once (a file loaded again must fall into the same partitions)")
-                }
-                searchStart = range.upperBound
-            }
-        }
     }
 }
 

@@ -96,13 +96,8 @@ extension BatchLoadRun {
         }
     }
 
-    /// The error of a Parquet read, with the byte source's own failure (a network error, a replaced object) taking
-    /// precedence over the reader's generic `io` error.
     static func classifyRead(_ error: any Error, source: RecordingSource, uri: String) -> SluiceError {
-        if let parquet = error as? ParquetError, parquet.category == .io, let cause = source.lastFailure {
-            return LoadErrorClassification.classify(cause, file: uri)
-        }
-        return LoadErrorClassification.classify(error, file: uri)
+        LoadErrorClassification.classifyRead(error, sourceFailure: source.lastFailure, file: uri)
     }
 
     /// Rows per block: at most `blockRows`, and about `blockBytes` judged from the row group's converted size.

@@ -88,7 +88,7 @@ struct BatchLoadRun {
 
     mutating func fresh(previous: LoadProgressRecord?, token: String) async throws {
         let stagedLoadID = previous?.stagedLoadID ?? LoadProgressRecord.stagedLoadID(loadID: batch.loadID, token: token)
-        let loadedAt = previous?.loadedAt ?? Self.timestamp(loader.now())
+        let loadedAt = previous?.loadedAt ?? LoadChecks.timestamp(loader.now())
         logger[metadataKey: "staged_load_id"] = "\(stagedLoadID)"
         var schema = try await tableSchema(refresh: false)
 
@@ -298,7 +298,7 @@ struct BatchLoadRun {
             throw BatchFailure(error: LoadErrorClassification.classify(error))
         }
         do {
-            try Self.checkTable(schema)
+            try LoadChecks.checkTable(schema)
         } catch {
             throw BatchFailure(error: error)
         }
@@ -342,27 +342,6 @@ struct BatchLoadRun {
             "load \(record.stagedLoadID) into \(record.target) has committed partitions [\(record.ledger.committed.sorted().joined(separator: ", "))] "
                 + "and cannot drop a file any more: \(error.message)",
             category: error.category)
-    }
-
-    /// `YYYY-MM-DD hh:mm:ss` in UTC.
-    static func timestamp(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (proleptic Gregorian).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let yearText = String(year)
-        return String(repeating: "0", count: max(0, 4 - yearText.count)) + yearText
-            + "-\(two(month))-\(two(day)) \(two(time / 3600)):\(two(time % 3600 / 60)):\(two(time % 60))"
     }
 }
 

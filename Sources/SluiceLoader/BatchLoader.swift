@@ -76,8 +76,9 @@ package struct BatchLoader: Sendable {
         return run.outcome(duration: ContinuousClock.now - started)
     }
 
-    /// Drops `_sluice_stage_*` tables in `databases` whose load is over: tables older than `olderThan` whose load is
-    /// neither pending in the journal nor holding committed partitions or issued commits.
+    /// Drops `_sluice_stage_*` tables in `databases` whose load is over: tables older than `olderThan` whose load has
+    /// no pending entry in the journal and no commit whose outcome is still to be verified (verification may need the
+    /// staging table). A load that is replayed later stages its files again.
     ///
     /// - Returns: the dropped tables.
     package func discardOrphanedStaging(databases: [String], olderThan: Duration) async throws -> [TableName] {
@@ -85,7 +86,7 @@ package struct BatchLoader: Sendable {
         var active = Set<String>()
         for load in try await journal.unfinishedLoads() {
             guard let bytes = load.progress, let record = LoadProgressRecord.decode(bytes) else { continue }
-            if pending.contains(load.loadID) || !record.isResettable { active.insert(record.stagedLoadID) }
+            if pending.contains(load.loadID) || !record.ledger.intents.isEmpty { active.insert(record.stagedLoadID) }
         }
         return try await StagedLoad.discardOrphanedStaging(
             client: clickhouse, databases: databases, olderThan: olderThan, activeLoadIDs: active)

@@ -52,6 +52,15 @@ package enum LoadErrorClassification {
         }
     }
 
+    /// The error of a Parquet read. The reader reports a failed read of its byte source as its own `io` error; the
+    /// source's failure (a network error is retried, a replaced object is not) is the real cause then.
+    package static func classifyRead(_ error: any Error, sourceFailure: (any Error)?, file: String? = nil) -> SluiceError {
+        if let parquet = error as? ParquetError, parquet.category == .io, let sourceFailure {
+            return classify(sourceFailure, file: file)
+        }
+        return classify(error, file: file)
+    }
+
     /// An S3 (or credentials) failure.
     package static func classify(_ error: AWSError) -> SluiceError {
         let what = error.resource.map { "\($0): " } ?? ""

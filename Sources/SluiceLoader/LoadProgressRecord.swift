@@ -27,6 +27,18 @@ package struct LoadProgressRecord: Codable, Sendable, Hashable {
     /// The protocol's state.
     package var ledger: StagedLoadLedger
 
+    package init(
+        stagedLoadID: String, target: TableReference, loadedAt: String, files: [StagedFile], verifyLineage: [String: String],
+        ledger: StagedLoadLedger
+    ) {
+        self.stagedLoadID = stagedLoadID
+        self.target = target
+        self.loadedAt = loadedAt
+        self.files = files
+        self.verifyLineage = verifyLineage
+        self.ledger = ledger
+    }
+
     /// One file of the load.
     package struct StagedFile: Codable, Sendable, Hashable {
         /// The journal entry.
@@ -46,6 +58,21 @@ package struct LoadProgressRecord: Codable, Sendable, Hashable {
         package var size: Int64
         /// Rows staged from the file (known once sealed).
         package var rows: Int64?
+
+        package init(
+            entryID: Int64, correlationID: String, bucket: String, key: String, version: String, versionID: String?, eTag: String,
+            size: Int64, rows: Int64?
+        ) {
+            self.entryID = entryID
+            self.correlationID = correlationID
+            self.bucket = bucket
+            self.key = key
+            self.version = version
+            self.versionID = versionID
+            self.eTag = eTag
+            self.size = size
+            self.rows = rows
+        }
     }
 
     /// Whether the load may still be reset (nothing sealed or committed, no commit issued).
