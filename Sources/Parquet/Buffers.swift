@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -102,9 +104,10 @@ struct OutputBuffer<Element: FixedWidthInteger> {
     }
 }
 
-/// Memory a ``ParquetFile`` keeps between column chunk reads so that the next chunk does not
-/// fault in fresh pages: the stored chunk, the decompressed page, the dictionary and a batch of
-/// dictionary indices. All of it is bounded by one column chunk and its pages.
+/// Memory reused from one column chunk read to the next so that the next chunk does not fault
+/// in fresh pages: the stored chunk, the decompressed page, the dictionary, a batch of
+/// dictionary indices, and the output arrays of ``scan(_:)``. One set serves one decode at a
+/// time; it is bounded by one column chunk, its pages and its decoded values.
 struct DecodeScratch: Sendable {
     /// The stored bytes of the chunk being decoded.
     var chunk: [UInt8] = []
@@ -116,6 +119,53 @@ struct DecodeScratch: Sendable {
     var dictOffsets: [Int] = []
     /// A batch of dictionary indices.
     var indices: [UInt32] = []
+    /// The arrays ``scan(_:)`` decodes into.
+    var scanOutput = ColumnBuffers()
+
+    /// Drops arrays larger than `limit` bytes, so that an unusually large chunk does not stay
+    /// in memory after it has been decoded.
+    mutating func trim(to limit: Int) {
+        if chunk.capacity > limit { chunk = [] }
+        if page.capacity > limit { page = [] }
+        if dictBytes.capacity > limit { dictBytes = [] }
+        if dictOffsets.capacity * 8 > limit { dictOffsets = [] }
+        if scanOutput.bytes.capacity > limit { scanOutput.bytes = [] }
+        if scanOutput.offsets.capacity * 8 > limit { scanOutput.offsets = [] }
+        if scanOutput.definitionLevels.capacity > limit { scanOutput.definitionLevels = [] }
+        if scanOutput.repetitionLevels.capacity > limit { scanOutput.repetitionLevels = [] }
+    }
+}
+
+/// Decode memory shared by every file the process reads, like an allocator's cache: decoding
+/// file after file (the loader's steady state) then reuses warm memory instead of faulting in
+/// fresh pages for every chunk, which costs as much as decoding fixed-width values. Each
+/// decode takes a set and gives it back; at most ``maxIdleSets`` sets stay idle, and arrays
+/// over ``maxRetainedBytes`` are released when given back, so the idle memory stays small
+/// next to the one column chunk (plus its pages and values) each decode holds.
+enum DecodeMemoryPool {
+    static let maxIdleSets = 2
+    static let maxRetainedBytes = 32 << 20
+
+    private static let idle = Mutex<[DecodeScratch]>([])
+
+    /// A set of memory for one decode (empty arrays when none is idle).
+    static func take() -> DecodeScratch {
+        idle.withLock { $0.popLast() } ?? DecodeScratch()
+    }
+
+    /// Gives a set back after a decode.
+    static func give(_ memory: consuming DecodeScratch) {
+        var kept = memory
+        kept.trim(to: maxRetainedBytes)
+        idle.withLock { sets in
+            if sets.count < maxIdleSets { sets.append(kept) }
+        }
+    }
+
+    /// Releases every idle set.
+    static func releaseIdle() {
+        idle.withLock { $0.removeAll() }
+    }
 }
 
 extension Array where Element == UInt8 {

@@ -116,6 +116,16 @@ public struct ParquetColumnData: Sendable {
         self.init(empty: ParquetColumnData.placeholderColumn, rowGroup: 0)
     }
 
+    /// An empty value whose reads reuse the arrays of `buffers` (moved out of it).
+    init(reusing buffers: inout ColumnBuffers) {
+        self.init()
+        values.bytes = buffers.bytes
+        values.offsets = buffers.offsets
+        definitionLevels = buffers.definitionLevels
+        repetitionLevels = buffers.repetitionLevels
+        buffers = ColumnBuffers()
+    }
+
     /// An empty chunk of `column`.
     init(empty column: ParquetColumnDescriptor, rowGroup: Int) {
         let width = ColumnChunkDecoder.valueWidth(column)

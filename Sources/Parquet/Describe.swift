@@ -61,7 +61,14 @@ public struct ParquetScanSummary: Sendable {
 /// decoding speed and to validate a whole file.
 public func scan(_ file: ParquetFile) async throws(ParquetError) -> ParquetScanSummary {
     var summary = ParquetScanSummary()
-    var data = ParquetColumnData()
+    // The output arrays come from (and go back to) the decode memory pool, so that scanning
+    // file after file decodes into warm memory.
+    var memory = DecodeMemoryPool.take()
+    var data = ParquetColumnData(reusing: &memory.scanOutput)
+    defer {
+        memory.scanOutput = data.takeBuffers()
+        DecodeMemoryPool.give(memory)
+    }
     for group in file.rowGroups.indices {
         for column in file.schema.columns.indices {
             try await file.readColumn(rowGroup: group, column: column, into: &data)

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An open Parquet file: its footer (schema, row groups, metadata) and a way to decode its
 /// column chunks one at a time.
 ///
@@ -31,8 +29,6 @@ public final class ParquetFile: Sendable {
     public let version: Int
     /// Absolute offset of the footer (the end of the data region).
     public let footerOffset: Int64
-    /// Memory reused from one chunk read to the next (stored chunk, page, dictionary).
-    private let scratch = Mutex(DecodeScratch())
 
     private init(source: any ParquetByteSource, options: ParquetReadOptions, meta: FileMetaData, schema: ParquetSchema,
                  footerOffset: Int64)
@@ -228,18 +224,10 @@ public final class ParquetFile: Sendable {
         return true
     }
 
-    /// Takes the reusable decode memory (another task reading at the same time gets fresh memory).
-    private func takeScratch() -> DecodeScratch {
-        scratch.withLock { kept in
-            var taken = DecodeScratch()
-            swap(&taken, &kept)
-            return taken
-        }
-    }
+    /// Takes reusable decode memory from the process-wide pool.
+    private func takeScratch() -> DecodeScratch { DecodeMemoryPool.take() }
 
-    private func keepScratch(_ memory: consuming DecodeScratch) {
-        scratch.withLock { $0 = memory }
-    }
+    private func keepScratch(_ memory: consuming DecodeScratch) { DecodeMemoryPool.give(memory) }
 
     /// Decodes the stored bytes of a chunk into `data`, reusing its buffers.
     private func decodeChunk(

@@ -373,6 +373,24 @@ struct FastPathTests {
         #expect(sameColumnData(reused, try first.readColumnSynchronously(rowGroup: 0, column: 0)))
     }
 
+    @Test("pooled decode memory drops arrays too large to keep, and scans give the same totals every time")
+    func pooledMemory() async throws {
+        var memory = DecodeScratch()
+        memory.chunk = [UInt8](repeating: 1, count: DecodeMemoryPool.maxRetainedBytes + 1)
+        memory.page = [1, 2, 3]
+        memory.scanOutput.offsets = [Int](repeating: 0, count: DecodeMemoryPool.maxRetainedBytes / 8 + 1)
+        memory.trim(to: DecodeMemoryPool.maxRetainedBytes)
+        #expect(memory.chunk.capacity == 0 && memory.scanOutput.offsets.capacity == 0)
+        #expect(memory.page == [1, 2, 3])
+        for bytes in FastPathTests.syntheticShapes() {
+            let file = try ParquetFile.openSynchronously(bytes: bytes)
+            let first = try await scan(file)
+            let second = try await scan(file)
+            #expect(first.rows == second.rows && first.values == second.values && first.decodedBytes == second.decodedBytes)
+            #expect(first.rows == file.numRows)
+        }
+    }
+
     @Test("every corpus file decodes the same into reused values as fresh, from memory and from disk",
           .enabled(if: Corpus.enabled, "the Parquet corpus is not available (set SLUICE_CORPUS)"))
     func reusedBuffersOverCorpus() async throws {
