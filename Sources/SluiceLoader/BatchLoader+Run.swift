@@ -20,12 +20,12 @@ struct BatchLoadRun {
     var schemaRefreshed = false
     let saves = SaveCounter()
 
-    init(loader: BatchLoader, batch: ClaimedBatch, progress: (@Sendable (LoadProgress) -> Void)?) {
+    init(loader: BatchLoader, batch: ClaimedBatch, logger: Logger, progress: (@Sendable (LoadProgress) -> Void)?) {
         self.loader = loader
         self.batch = batch
         self.progress = progress
         self.tableName = TableName(database: batch.target.database, table: batch.target.table)
-        var logger = loader.logger
+        var logger = logger
         logger[metadataKey: "load_id"] = "\(batch.loadID)"
         logger[metadataKey: "correlation_id"] = "\(batch.entries.map(\.correlationID).joined(separator: ","))"
         logger[metadataKey: "table"] = "\(batch.target)"

@@ -68,10 +68,15 @@ package struct BatchLoader: Sendable {
 
     /// Loads `batch` and returns one outcome per entry. Never throws: every failure is in the outcome.
     ///
-    /// - Parameter progress: called after each row group (and each passthrough file) with the totals so far.
-    package func load(_ batch: ClaimedBatch, progress: (@Sendable (LoadProgress) -> Void)? = nil) async -> BatchOutcome {
+    /// - Parameters:
+    ///   - logger: the logger of this load (default: the loader's); every line carries `load_id` and
+    ///     `correlation_id`.
+    ///   - progress: called after each row group (and each passthrough file) with the totals so far.
+    package func load(
+        _ batch: ClaimedBatch, logger: Logger? = nil, progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) async -> BatchOutcome {
         let started = ContinuousClock.now
-        var run = BatchLoadRun(loader: self, batch: batch, progress: progress)
+        var run = BatchLoadRun(loader: self, batch: batch, logger: logger ?? self.logger, progress: progress)
         await run.execute()
         return run.outcome(duration: ContinuousClock.now - started)
     }

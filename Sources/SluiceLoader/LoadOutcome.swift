@@ -29,6 +29,14 @@ package struct BatchOutcome: Sendable, Hashable {
     /// How long the load took.
     package var duration: Duration
 
+    package init(loadID: String, target: TableReference, files: [FileOutcome], batchFailure: SluiceError?, duration: Duration) {
+        self.loadID = loadID
+        self.target = target
+        self.files = files
+        self.batchFailure = batchFailure
+        self.duration = duration
+    }
+
     /// The entries that need `markFailed`, grouped by their error (one call per distinct error).
     package var failures: [(error: SluiceError, entryIDs: [Int64])] {
         var groups: [(error: SluiceError, entryIDs: [Int64])] = []

@@ -11,6 +11,6 @@ struct Sluice: AsyncParsableCommand {
             ClickHouse table <domain>.<table_name> exactly once.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, PatternCommand.self, ConfigCommand.self]
+        subcommands: [ServeCommand.self, LoadCommand.self, ParquetCommand.self, PatternCommand.self, ConfigCommand.self]
     )
 }

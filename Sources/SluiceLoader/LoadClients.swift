@@ -1,0 +1,48 @@
+package import AWS
+package import ClickHouse
+package import Logging
+package import SluiceJournal
+
+/// The clients a loader needs, built from a ``LoadConfiguration``: the ClickHouse client and the object store (S3
+/// through the AWS clients, or local files for `sluice load --file`). The service and the CLI build them the same
+/// way. Call ``shutdown()`` before dropping them.
+package struct LoadClients: Sendable {
+    /// The ClickHouse server.
+    package let clickhouse: ClickHouseClient
+    /// The AWS clients, when objects come from S3.
+    package let aws: AWSClients?
+    /// Where objects are read from.
+    package let objects: any LoadObjectStore
+
+    /// Builds the clients.
+    ///
+    /// - Parameter localFiles: read local files instead of S3 (no AWS client is made).
+    /// - Throws: `ClickHouseConfigurationError` or `AWSError` (`InvalidConfiguration`) naming the bad key.
+    package init(configuration: LoadConfiguration, environment: AWSEnvironment = .process, localFiles: Bool = false, logger: Logger) throws {
+        let clickhouseConfiguration = try configuration.makeClickHouseConfiguration()
+        if localFiles {
+            aws = nil
+            objects = LocalFileObjectStore()
+        } else {
+            let clients = AWSClients(configuration: try configuration.makeAWSConfiguration(environment: environment), environment: environment)
+            aws = clients
+            objects = S3ObjectStore(s3: clients.s3)
+        }
+        clickhouse = ClickHouseClient(configuration: clickhouseConfiguration, logger: logger)
+    }
+
+    /// A loader over these clients.
+    ///
+    /// - Parameter minimumObjectBytes: `intake.min_size`.
+    package func loader(configuration: LoadConfiguration, journal: Journal, minimumObjectBytes: Int64, logger: Logger) -> BatchLoader {
+        BatchLoader(
+            configuration: configuration, minimumObjectBytes: minimumObjectBytes, journal: journal, objects: objects, clickhouse: clickhouse,
+            logger: logger)
+    }
+
+    /// Closes the connection pools.
+    package func shutdown() async {
+        try? await clickhouse.shutdown()
+        try? await aws?.shutdown()
+    }
+}
