@@ -132,6 +132,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SluiceLoader",
+            dependencies: [
+                "SluiceCore", "SluiceIntake", "SluiceJournal", "SluiceMetrics", "AWS", "ClickHouse", "ClickHouseNative",
+                "Parquet", "ParquetClickHouse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SluiceScheduler",
             dependencies: [
                 "AWS",
@@ -172,6 +182,11 @@ let package = Package(
                 "SluiceIntake",
                 "SluiceJournal",
                 "SluiceServer",
+                "SluiceLoader",
+                "SluiceScheduler",
+                "Parquet",
+                "AWS",
+                "ClickHouse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -229,6 +244,14 @@ let package = Package(
         .testTarget(
             name: "SluiceJournalTests",
             dependencies: ["SluiceJournal", "SluiceIntake", "SluiceCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceLoaderTests",
+            dependencies: [
+                "SluiceLoader", "SluiceJournal", "SluiceIntake", "SluiceCore", "AWS", "ClickHouse",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
