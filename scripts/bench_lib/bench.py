@@ -230,6 +230,15 @@ log:
             raise SystemExit("bench: sluice serve did not report its port")
         self.url = "http://127.0.0.1:%d" % self.port
 
+    def cpu_seconds(self):
+        """User + system CPU time the server has used so far (from /proc)."""
+        try:
+            with open("/proc/%d/stat" % self.process.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
     def queued_total(self):
         """sluice_events_received_total{outcome="queued"} summed over sources."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
@@ -300,12 +309,15 @@ def bench_intake(quick):
     rows = []
     notes = []
     summary = {}
+    cpu_ceiling = {}
     run = [0]
 
     def once(mode, close, duration, connections):
         run[0] += 1
         before = server.queued_total() if mode == "events" else 0
+        cpu_before = server.cpu_seconds()
         r = wrk(server.url, mode, "%d%d" % (os.getpid(), run[0]), close, duration, threads, connections)
+        r["cpu_us_per_request"] = (server.cpu_seconds() - cpu_before) * 1e6 / max(r["requests"], 1)
         if mode == "events":
             # Requests still in flight when wrk stops are answered after its window: wait for the counter to settle.
             after = server.queued_total()
@@ -338,13 +350,18 @@ def bench_intake(quick):
             # left out (the baseline shows the same count).
             errors = sum(r["connect_errors"] + r["write_errors"] + r["timeouts"] +
                          (0 if close else r["read_errors"]) for r in events)
+            h_cpu = median([r["cpu_us_per_request"] for r in health])
+            e_cpu = median([r["cpu_us_per_request"] for r in events])
             rows.append(["GET /health (baseline), " + label, fmt_rate(median(h_rate), spread(h_rate)),
                          "%.2f" % (median([r["p50_us"] for r in health]) / 1000),
-                         "%.2f" % (median([r["p99_us"] for r in health]) / 1000), "1.00x", "-"])
+                         "%.2f" % (median([r["p99_us"] for r in health]) / 1000), "1.00x", "%.0f" % h_cpu, "1.00x",
+                         "-"])
             rows.append(["POST /v1/events, " + label, fmt_rate(median(e_rate), spread(e_rate)),
                          "%.2f" % (median([r["p50_us"] for r in events]) / 1000),
                          "%.2f" % (median([r["p99_us"] for r in events]) / 1000),
-                         fmt_ratio(median(e_rate) / median(h_rate)), "%d / %d" % (rejected, errors)])
+                         fmt_ratio(median(e_rate) / median(h_rate)), "%.0f" % e_cpu,
+                         fmt_ratio(e_cpu / h_cpu if h_cpu else float("nan")), "%d / %d" % (rejected, errors)])
+            cpu_ceiling[label] = (os.cpu_count() or 1) * 1e6 / e_cpu if e_cpu else float("nan")
             if mismatch:
                 notes.append("  %s: 202 answers and the queued-metric delta disagree in %d run(s) (202s, delta): %s" %
                              (label, len(mismatch), mismatch[:3]))
@@ -365,13 +382,17 @@ def bench_intake(quick):
     notes.append("  fsync floor on the journal's disk (4 KiB append + fsync, in this run): p50 %.2f ms, p99 %.2f ms; "
                  "every 202 waits for one group commit, so p99 cannot be below the fsync p99" %
                  (fsync_p50 * 1000, fsync_p99 * 1000))
+    notes.append("  server CPU µs/req: user + system CPU of the sluice process (/proc) per request; %d cores / that = "
+                 "the rate the server's own CPU would allow if it had the machine to itself: %s" %
+                 (os.cpu_count() or 1, ", ".join("%s %.0f/s" % (k, v) for k, v in cpu_ceiling.items())))
     for label, (rate, p99) in summary.items():
         notes.append("  goal (>= 20,000 durable events/s, p99 < 10 ms), %s: %s (%.0f/s, p99 %.2f ms)" %
                      (label, "met" if rate >= 20000 and p99 < 10 else "not met", rate, p99))
     if CONFIG == "debug" and not os.environ.get("SLUICE_BIN"):
         notes.append("  debug build: the figures exercise the harness, they say nothing about performance")
     table("intake: %s" % os.path.basename(binary),
-          ["endpoint", "req or events/s", "p50 ms", "p99 ms", "vs /health", "non-202 / socket errors"],
+          ["endpoint", "req or events/s", "p50 ms", "p99 ms", "vs /health", "CPU µs/req", "CPU vs /health",
+           "non-202 / socket errors"],
           rows, notes)
 
 
@@ -451,19 +472,19 @@ def bench_decode(quick):
 # MARK: micro
 
 # Benchmarks that run an inner loop of 1,000 operations per measured iteration (scalingFactor .kilo).
-SCALED = ("JSON/", "EventPattern/", "SigV4/")
+SCALED = ("JSON.", "EventPattern.", "SigV4.")
 # The in-run baseline of the Parquet rows: a PLAIN, uncompressed chunk is one bounds-checked memcpy.
-MICRO_BASELINE = "Parquet/plain int64 uncompressed"
+MICRO_BASELINE = "Parquet.plain-int64-uncompressed"
 MICRO_FILES = {
-    "Parquet/bit-unpack dictionary indices (17-bit, int32)": "bitpack_w17.parquet",
-    "Parquet/RLE dictionary runs (int64)": "rle_runs.parquet",
-    "Parquet/dictionary gather (strings)": "dict_strings.parquet",
-    "Parquet/definition levels 50% nulls (int64)": "levels_nullable.parquet",
-    "Parquet/delta binary packed (int64)": "delta_int64.parquet",
-    "Parquet/delta byte array (strings)": "delta_strings.parquet",
-    "Parquet/plain int64 uncompressed": "plain_int64.none.parquet",
-    "Parquet/plain int64 snappy": "plain_int64.snappy.parquet",
-    "Parquet/plain int64 zstd": "plain_int64.zstd.parquet",
+    "Parquet.bit-unpack-dict-indices-17bit-int32": "bitpack_w17.parquet",
+    "Parquet.rle-dict-runs-int64": "rle_runs.parquet",
+    "Parquet.dict-gather-strings": "dict_strings.parquet",
+    "Parquet.def-levels-50pct-nulls-int64": "levels_nullable.parquet",
+    "Parquet.delta-binary-packed-int64": "delta_int64.parquet",
+    "Parquet.delta-byte-array-strings": "delta_strings.parquet",
+    "Parquet.plain-int64-uncompressed": "plain_int64.none.parquet",
+    "Parquet.plain-int64-snappy": "plain_int64.snappy.parquet",
+    "Parquet.plain-int64-zstd": "plain_int64.zstd.parquet",
 }
 
 
@@ -499,7 +520,7 @@ def bench_micro(quick):
                 print(line)
         results = {}
         for element in elements:
-            name = element["benchmark"].split(".SluiceMicro.", 1)[-1].replace("_", " ")
+            name = element["benchmark"].split(".SluiceMicro.", 1)[-1]
             wall = element["secondaryMetrics"].get("Time (wall clock)") or element["secondaryMetrics"].get("wallClock")
             if wall is None:
                 wall = next((v for k, v in element["secondaryMetrics"].items() if "wall" in k.lower()), None)
@@ -511,12 +532,13 @@ def bench_micro(quick):
             results[name] = {
                 "p50": p["50.0"] / scale, "p0": p["0.0"] / scale, "p90": p["90.0"] / scale,
                 "mallocs": mallocs["scorePercentiles"]["90.0"] / scale if mallocs else None,
+                "mallocs_raw": mallocs["scorePercentiles"]["90.0"] if mallocs else None,
                 "n": element.get("measurementIterations"),
             }
         base = results.get(MICRO_BASELINE)
         base_rate = sizes[MICRO_FILES[MICRO_BASELINE]] / base["p50"] if base else None
         rows = []
-        for name in sorted(results, key=lambda n: (not n.startswith("Parquet/"), n)):
+        for name in sorted(results, key=lambda n: (not n.startswith("Parquet."), n)):
             r = results[name]
             spread_pct = (r["p90"] - r["p0"]) / 2 / r["p50"] * 100 if r["p50"] else 0
             file = MICRO_FILES.get(name)
@@ -535,7 +557,10 @@ def bench_micro(quick):
               ["  ±: half the p0-p90 range of the iterations; Parquet MB/s over the decoded Arrow size of the "
                "chunk; vs plain: throughput relative to the PLAIN uncompressed int64 chunk (a bounds-checked copy)",
                "  %s" % ("quick: short runs, few iterations" if quick else "full runs")])
-        log("micro: checking malloc counts against Benchmarks/Thresholds")
+        check_mallocs(results, quick)
+        if quick:
+            return
+        log("micro: package-benchmark's own check of Benchmarks/Thresholds")
         check = swift_benchmark(["thresholds", "check", "--target", "SluiceMicro", "--no-progress",
                                  "--path", os.path.join(BENCH_PKG, "Thresholds")], env)
         lines = [l for l in check.stdout.splitlines()
@@ -548,6 +573,39 @@ def bench_micro(quick):
               (verdict.get(check.returncode, "not checked"), check.returncode))
     finally:
         shutil.rmtree(export, ignore_errors=True)
+
+
+def check_mallocs(results, quick):
+    """Compares each benchmark's p90 allocations per iteration with its Benchmarks/Thresholds file, with the
+    tolerance SluiceMicro.swift declares (2 % or 8 allocations, whichever is larger). This is what
+    `swift package benchmark thresholds check` does; doing it here saves a second run of the suite."""
+    directory = os.path.join(BENCH_PKG, "Thresholds")
+    rows, regressions, improvements = [], 0, 0
+    for name in sorted(results):
+        observed = results[name]["mallocs_raw"]
+        path = os.path.join(directory, "SluiceMicro.%s.p90.json" % name)
+        if observed is None or not os.path.exists(path):
+            rows.append([name, "-" if observed is None else "%.0f" % observed, "none", "-"])
+            continue
+        with open(path) as f:
+            expected = json.load(f).get("mallocCountTotal")
+        if expected is None:
+            rows.append([name, "%.0f" % observed, "none", "-"])
+            continue
+        allowed = max(8, expected * 0.02)
+        if observed > expected + allowed:
+            verdict = "REGRESSION"
+            regressions += 1
+        elif observed < expected - allowed:
+            verdict = "better (update the threshold)"
+            improvements += 1
+        else:
+            verdict = "ok"
+        rows.append([name, "%.0f" % observed, "%d ±%.0f" % (expected, allowed), verdict])
+    table("micro: allocations per iteration (p90) against Benchmarks/Thresholds", ["benchmark", "mallocs",
+          "threshold", "verdict"], rows,
+          ["  %d regression(s), %d improvement(s); reported, never failing the run; rewrite the files with "
+           "scripts/bench --update-thresholds after an intended change" % (regressions, improvements)])
 
 
 def update_thresholds():
