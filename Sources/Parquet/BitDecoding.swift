@@ -262,7 +262,16 @@ struct RLEHybridDecoder {
     }
 
     private mutating func nextRun() throws(ParquetError) {
-        let header = try cursor.uleb128()
+        // Run headers below 128 (runs of up to 63 values or 63 groups) take one byte.
+        let header: UInt64
+        if let base = cursor.base, cursor.position < cursor.count,
+            case let first = base.load(fromByteOffset: cursor.position, as: UInt8.self), first < 0x80
+        {
+            header = UInt64(first)
+            cursor.position += 1
+        } else {
+            header = try cursor.uleb128()
+        }
         if header & 1 == 1 {
             let groups = header >> 1
             guard groups > 0 else { throw .corrupt("empty bit-packed run in RLE data") }
@@ -270,26 +279,35 @@ struct RLEHybridDecoder {
             if bitWidth == 0 {
                 runRemaining = Int(min(groups, 1 << 40)) * 8
             } else {
-                // The last run may be cut short by writers that do not pad; read what is there.
-                let wanted = groups > UInt64(available) ? UInt64(available) + 1 : groups * UInt64(bitWidth)
-                let bytes = Int(min(wanted, UInt64(available)))
-                let values = min(Int(min(groups, 1 << 40)) * 8, bytes * 8 / bitWidth)
-                guard values > 0 else { throw .corrupt("bit-packed run in RLE data is truncated") }
-                literalBase = cursor.rest.baseAddress
+                let groupCount = Int(min(groups, 1 << 40))
+                var bytes = groupCount * bitWidth
+                var values = groupCount * 8
+                if bytes > available {
+                    // The last run may be cut short by writers that do not pad; read what is there.
+                    bytes = available
+                    values = min(values, available * 8 / bitWidth)
+                    guard values > 0 else { throw .corrupt("bit-packed run in RLE data is truncated") }
+                }
+                literalBase = cursor.base! + cursor.position
                 literalReadable = available
                 literalNext = 0
                 runRemaining = values
-                _ = try cursor.take(bytes)
+                cursor.position += bytes  // bytes <= available
             }
             literal = true
         } else {
             let length = header >> 1
             guard length > 0 else { throw .corrupt("zero-length run in RLE data") }
             runRemaining = Int(min(length, 1 << 40))
-            var value: UInt64 = 0
             let valueBytes = (bitWidth + 7) / 8
-            for i in 0..<valueBytes {
-                value |= UInt64(try cursor.byte()) << UInt64(8 * i)
+            guard cursor.remaining >= valueBytes else { throw .corrupt("data ends early") }
+            var value: UInt64 = 0
+            if valueBytes > 0 {
+                let base = cursor.base! + cursor.position
+                for i in 0..<valueBytes {
+                    value |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << UInt64(8 * i)
+                }
+                cursor.position += valueBytes
             }
             if bitWidth < 64 && value >> UInt64(bitWidth) != 0 {
                 throw .corrupt("RLE run value \(value) does not fit in \(bitWidth) bits")

@@ -34,7 +34,7 @@ struct OutputBuffer<Element: FixedWidthInteger> {
     @inline(never)
     private mutating func grow(to needed: Int) {
         if storage.capacity < needed {
-            storage.reserveCapacity(Swift.max(needed, storage.capacity + storage.capacity / 2))
+            storage.reserveCapacity(Swift.max(needed, storage.capacity * 2))
             adviseHugePages(&storage)
         }
         _ = storage.appendZeros(needed - storage.count)

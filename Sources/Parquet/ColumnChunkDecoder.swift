@@ -327,6 +327,15 @@ struct ColumnChunkDecoder {
             try ColumnChunkDecoder.decodePlain(&cursor, type: d.physicalType, width: d.width, count: n,
                                                 budget: d.remainingBudget, bytes: &d.dictBytes, offsets: &d.dictOffsets)
             if d.width == 0 {
+                // The chunk's stored size says little about its decoded size here; the average
+                // dictionary value does. Reserving it up front (memory is only touched when
+                // written) saves regrowing and copying the output.
+                if n > 0 {
+                    let average = d.dictBytes.count / n
+                    let levels = Int(clamping: d.info.numValues)
+                    let (estimate, overflow) = levels.multipliedReportingOverflow(by: average)
+                    d.bytes.reserveCapacity(Swift.min(overflow ? .max : estimate, d.options.maxDecodedColumnBytes / 4))
+                }
                 d.dictBytes.write(upTo: ColumnChunkDecoder.dictionaryPadding) { out in
                     out.update(repeating: 0, count: ColumnChunkDecoder.dictionaryPadding)
                     return ColumnChunkDecoder.dictionaryPadding
