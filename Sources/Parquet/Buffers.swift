@@ -121,6 +121,8 @@ struct DecodeScratch: Sendable {
     var indices: [UInt32] = []
     /// The arrays ``scan(_:)`` decodes into.
     var scanOutput = ColumnBuffers()
+    /// A ZSTD context, once a ZSTD chunk has been read.
+    var zstd: ZstdDecompressor?
 
     /// Drops arrays larger than `limit` bytes, so that an unusually large chunk does not stay
     /// in memory after it has been decoded.

@@ -14,9 +14,11 @@ enum Codec {
         }
     }
 
-    /// Decompresses `input` into `output`, which must come out exactly full.
+    /// Decompresses `input` into `output`, which must come out exactly full. `zstd`, when
+    /// given, is a context reused from page to page.
     static func decompress(
-        _ codec: ParquetCompression, input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer
+        _ codec: ParquetCompression, input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer,
+        zstd: ZstdDecompressor? = nil
     ) throws(ParquetError) {
         let expected = output.count
         if expected == 0 {
@@ -45,7 +47,11 @@ enum Codec {
         case .gzip:
             try inflateAll(input: input, output: output)
         case .zstd:
-            let n = ZSTD_decompress(dst, expected, src, input.count)
+            let n = if let context = zstd?.context {
+                ZSTD_decompressDCtx(context, dst, expected, src, input.count)
+            } else {
+                ZSTD_decompress(dst, expected, src, input.count)
+            }
             guard ZSTD_isError(n) == 0 else {
                 throw .corrupt("ZSTD page body is damaged: \(String(cString: ZSTD_getErrorName(n)))")
             }
@@ -173,6 +179,16 @@ enum Codec {
             throw .corrupt("GZIP page body gives \(outPos) bytes, header says \(output.count)")
         }
     }
+}
+
+/// A ZSTD decompression context kept from page to page: `ZSTD_decompress` creates and frees
+/// one (over 100 KiB) on every call. Used by one decode at a time.
+final class ZstdDecompressor: @unchecked Sendable {
+    let context: OpaquePointer?
+
+    init() { context = ZSTD_createDCtx() }
+
+    deinit { ZSTD_freeDCtx(context) }
 }
 
 enum Checksum {

@@ -86,6 +86,8 @@ struct ColumnChunkDecoder {
     var page: [UInt8]
     /// A batch of dictionary indices.
     var indices: [UInt32]
+    /// The ZSTD context, for ZSTD chunks.
+    var zstd: ZstdDecompressor?
 
     static let dictionaryPadding = 32
     static let indexBatch = 4096
@@ -112,6 +114,10 @@ struct ColumnChunkDecoder {
         dictOffsets = OutputBuffer(reusing: scratch.dictOffsets)
         page = scratch.page
         indices = scratch.indices
+        if info.codec == .zstd {
+            zstd = scratch.zstd ?? ZstdDecompressor()
+            scratch.zstd = nil
+        }
         scratch.dictBytes = []
         scratch.dictOffsets = []
         scratch.page = []
@@ -137,6 +143,7 @@ struct ColumnChunkDecoder {
         scratch.dictOffsets = dictOffsets.finish()
         scratch.page = page
         scratch.indices = indices
+        if let zstd { scratch.zstd = zstd }
         page = []
         indices = []
         return ColumnBuffers(bytes: bytes.finish(), offsets: width == 0 ? offsets.finish() : [],
@@ -279,9 +286,10 @@ struct ColumnChunkDecoder {
         defer { page = buffer }
         buffer.prepareScratch(length: size)
         let codec = info.codec
+        let zstd = self.zstd
         return try buffer.withUnsafeMutableBufferPointer { (out) throws(ParquetError) -> R in
             let target = UnsafeMutableRawBufferPointer(start: out.baseAddress, count: size)
-            try Codec.decompress(codec, input: body, output: target)
+            try Codec.decompress(codec, input: body, output: target, zstd: zstd)
             return try work(&self, UnsafeRawBufferPointer(target))
         }
     }
@@ -302,8 +310,10 @@ struct ColumnChunkDecoder {
         }
         try checkBudget(adding: size)
         let codec = info.codec
+        let zstd = self.zstd
         try bytes.write(upTo: size) { (out) throws(ParquetError) -> Int in
-            try Codec.decompress(codec, input: body, output: UnsafeMutableRawBufferPointer(start: out, count: size))
+            try Codec.decompress(codec, input: body, output: UnsafeMutableRawBufferPointer(start: out, count: size),
+                                 zstd: zstd)
             return count * w
         }
         valueCount += count
@@ -334,7 +344,9 @@ struct ColumnChunkDecoder {
                     let average = d.dictBytes.count / n
                     let levels = Int(clamping: d.info.numValues)
                     let (estimate, overflow) = levels.multipliedReportingOverflow(by: average)
-                    d.bytes.reserveCapacity(Swift.min(overflow ? .max : estimate, d.options.maxDecodedColumnBytes / 4))
+                    // Plus room for the gathers' 32-byte steps past the last value.
+                    let wanted = overflow ? .max : estimate &+ 2 * ColumnChunkDecoder.dictionaryPadding
+                    d.bytes.reserveCapacity(Swift.min(wanted, d.options.maxDecodedColumnBytes / 4))
                 }
                 d.dictBytes.write(upTo: ColumnChunkDecoder.dictionaryPadding) { out in
                     out.update(repeating: 0, count: ColumnChunkDecoder.dictionaryPadding)
