@@ -74,6 +74,8 @@ public final class Journal: Service, Sendable {
         } catch {
             throw JournalError(.unavailable, "cannot open \(configuration.path): \(Journal.describe(error))")
         }
+        // DatabasePool turns its writer to synchronous=NORMAL when it enables WAL, after prepareDatabase ran.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         self.pool = pool
         self.state = Mutex(WriterState())
         self.counters = Mutex(Counters())
