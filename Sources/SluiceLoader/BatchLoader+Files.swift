@@ -11,7 +11,9 @@ import SluiceJournal
 /// One file that passed its checks and will be staged.
 struct PreparedFile: Sendable {
     /// The journal entry.
-    let entry: JournalEntry
+    let entryID: Int64
+    /// Its correlation id.
+    let correlationID: String
     /// `s3://bucket/key`, for messages.
     let uri: String
     /// The object's byte source (counting reads and keeping the last read failure).
@@ -171,19 +173,19 @@ extension BatchLoadRun {
         }
         let staged = LoadProgressRecord.StagedFile(
             entryID: entry.id, correlationID: entry.correlationID, bucket: entry.bucket, key: entry.key, version: version,
-            versionID: object.info.versionID, eTag: object.info.eTag, size: object.info.size, rows: nil)
+            versionID: object.info.versionID, eTag: object.info.eTag, size: object.info.size, partition: entry.partition, rows: nil)
         log.debug("file ready", metadata: [
             "size": "\(object.info.size)", "rows": "\(parquet.numRows)", "row_groups": "\(parquet.rowGroups.count)",
             "unused_columns": "\(plan.unusedFileColumns.joined(separator: ","))",
         ])
         return .ready(PreparedFile(
-            entry: entry, uri: uri, source: source, parquet: parquet, plan: plan, partitionValues: partitionValues, lineage: lineage,
+            entryID: entry.id, correlationID: entry.correlationID, uri: uri, source: source, parquet: parquet, plan: plan, partitionValues: partitionValues, lineage: lineage,
             staged: staged))
     }
 
     /// Opens a staged file again (to stage a frozen load once more), pinned to the recorded version.
     /// - Throws: ``BatchFailure``: a frozen load cannot drop a file.
-    func reopen(_ file: LoadProgressRecord.StagedFile, entry: JournalEntry?, schema: TableSchema, record: LoadProgressRecord)
+    func reopen(_ file: LoadProgressRecord.StagedFile, schema: TableSchema, record: LoadProgressRecord)
         async throws -> PreparedFile
     {
         let uri = "s3://\(file.bucket)/\(file.key)"
@@ -204,7 +206,7 @@ extension BatchLoadRun {
         } catch {
             throw frozen(LoadErrorClassification.classify(error, file: uri))
         }
-        let partitionValues = entry.map { LoadChecks.partitionValues($0.partition) } ?? [:]
+        let partitionValues = LoadChecks.partitionValues(file.partition ?? "")
         var lineage: [String: String] = [
             "_source_key": file.key, "_source_bucket": file.bucket, "_source_uri": uri, "_source_etag": LoadObject.unquoted(file.eTag),
             "_source_version": file.version, "_correlation_id": file.correlationID, "_loaded_at": record.loadedAt,
@@ -217,11 +219,8 @@ extension BatchLoadRun {
         } catch {
             throw frozen(LoadErrorClassification.classify(error, file: uri))
         }
-        guard let entry else {
-            throw frozen(SluiceError(category: .databaseUnavailable, "the journal entry \(file.entryID) of the file is not in this batch"))
-        }
         return PreparedFile(
-            entry: entry, uri: uri, source: source, parquet: parquet, plan: plan, partitionValues: partitionValues, lineage: lineage,
+            entryID: file.entryID, correlationID: file.correlationID, uri: uri, source: source, parquet: parquet, plan: plan, partitionValues: partitionValues, lineage: lineage,
             staged: file)
     }
 

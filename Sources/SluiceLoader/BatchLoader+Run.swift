@@ -33,6 +33,11 @@ struct BatchLoadRun {
     }
 
     mutating func execute() async {
+        guard loader.inFlight.begin(loadID: batch.loadID) else {
+            // Two runs of one load would share its staging table and its progress record.
+            fail(SluiceError(category: .timeout, "load \(batch.loadID) is still running in this process (an earlier attempt has not ended yet)"))
+            return
+        }
         defer { loader.inFlight.release(loadID: batch.loadID) }
         do {
             try await executeThrowing()
@@ -95,16 +100,22 @@ struct BatchLoadRun {
         var files: [PreparedFile] = []
         var seen: [String: String] = [:]
         var detach: [Int64] = []
-        for entry in batch.entries {
-            let planned = schemaRefreshed
-            switch try await prepare(entry, schema: &schema, stagedLoadID: stagedLoadID, loadedAt: loadedAt, seen: &seen) {
-            case .ready(let file):
-                files.append(file)
-                if !planned, schemaRefreshed { files = replan(files, schema: schema, detach: &detach) }
-            case .settled(let result):
-                results[entry.id] = result
-                if case .failed = result { detach.append(entry.id) }
+        do {
+            for entry in batch.entries {
+                let planned = schemaRefreshed
+                switch try await prepare(entry, schema: &schema, stagedLoadID: stagedLoadID, loadedAt: loadedAt, seen: &seen) {
+                case .ready(let file):
+                    files.append(file)
+                    if !planned, schemaRefreshed { files = replan(files, schema: schema, detach: &detach) }
+                case .settled(let result):
+                    results[entry.id] = result
+                    if case .failed = result { detach.append(entry.id) }
+                }
             }
+        } catch {
+            // The files that already failed on their own leave the batch even though the batch stops here.
+            try? await loader.journal.detachFromLoad(entryIDs: detach)
+            throw error
         }
         try await loader.journal.detachFromLoad(entryIDs: detach)
 
@@ -134,10 +145,10 @@ struct BatchLoadRun {
                     throw BatchFailure(error: record.isResettable ? failure.error : Self.frozen(record, failure.error))
                 }
                 let bad = files.remove(at: failure.index)
-                results[bad.entry.id] = .failed(failure.error, detached: true)
-                pendingDetach = [bad.entry.id]
+                results[bad.entryID] = .failed(failure.error, detached: true)
+                pendingDetach = [bad.entryID]
                 logger.warning("file failed during the insert; staging the batch again without it", metadata: [
-                    "object": "\(bad.uri)", "failed_correlation_id": "\(bad.entry.correlationID)", "code": "\(failure.error.code.rawValue)",
+                    "object": "\(bad.uri)", "failed_correlation_id": "\(bad.correlationID)", "code": "\(failure.error.code.rawValue)",
                     "error": "\(failure.error.message)",
                 ])
             } catch let error as ClickHouseError where error.category == .schema && record.isResettable && !retriedAfterSchemaError {
@@ -167,8 +178,8 @@ struct BatchLoadRun {
                 kept.append(file)
             } catch {
                 let classified = LoadErrorClassification.classify(error, file: file.uri)
-                results[file.entry.id] = .failed(classified, detached: true)
-                detach.append(file.entry.id)
+                results[file.entryID] = .failed(classified, detached: true)
+                detach.append(file.entryID)
             }
         }
         return kept
@@ -196,14 +207,13 @@ struct BatchLoadRun {
         loader.inFlight.register(saved.files.map { "\($0.bucket.utf8.count):\($0.bucket)/\($0.key.utf8.count):\($0.key)/\($0.version)" }, by: batch.loadID)
         var record = saved
         if !record.ledger.done {
-            let entries = Dictionary(batch.entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             let frozen = record
             do {
                 try await stage(&record) {
                     let schema = try await loader.clickhouse.tableSchema(tableName)
                     var files: [PreparedFile] = []
                     for file in frozen.files {
-                        files.append(try await reopen(file, entry: entries[file.entryID], schema: schema, record: frozen))
+                        files.append(try await reopen(file, schema: schema, record: frozen))
                     }
                     return files
                 }
@@ -322,7 +332,7 @@ struct BatchLoadRun {
             return [column: stagedLoadID]
         }
         if files.count == 1, let file = files.first, let column = constantColumn(file, "_correlation_id") {
-            return [column: file.entry.correlationID]
+            return [column: file.correlationID]
         }
         return [:]
     }

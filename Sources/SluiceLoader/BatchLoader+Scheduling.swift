@@ -1,6 +1,7 @@
 package import Logging
 package import SluiceJournal
 package import SluiceScheduler
+import SluiceIntake
 
 extension BatchLoader: BatchLoading {
     /// The scheduler's entry point: ``load(_:logger:progress:)`` with the outcome in the scheduler's terms.

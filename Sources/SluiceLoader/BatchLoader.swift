@@ -124,10 +124,17 @@ package struct LoadProgress: Sendable, Hashable {
     package var bytes: Int64
 }
 
-/// The object versions being loaded in this process, so that two concurrent batches never load the same version
-/// twice (the ledger only knows a version once its load completed).
+/// The loads running in this process and the object versions they hold, so that two concurrent batches never load
+/// the same version twice (the ledger only knows a version once its load completed), and one load never runs twice
+/// at once (a cancelled attempt may still be unwinding when its batch is claimed again).
 final class InFlightVersions: Sendable {
     private let held = Mutex<[String: String]>([:])
+    private let running = Mutex<Set<String>>([])
+
+    /// Marks `loadID` running; `false` when it already is.
+    func begin(loadID: String) -> Bool {
+        running.withLock { $0.insert(loadID).inserted }
+    }
 
     /// Claims `version` for `loadID`; the load id holding it when it is taken by another load.
     func claim(_ version: String, by loadID: String) -> String? {
@@ -143,8 +150,9 @@ final class InFlightVersions: Sendable {
         held.withLock { held in for version in versions { held[version] = loadID } }
     }
 
-    /// Releases every version `loadID` holds.
+    /// Releases every version `loadID` holds, and the load itself.
     func release(loadID: String) {
         held.withLock { held in held = held.filter { $0.value != loadID } }
+        _ = running.withLock { $0.remove(loadID) }
     }
 }

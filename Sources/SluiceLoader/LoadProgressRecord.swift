@@ -56,12 +56,14 @@ package struct LoadProgressRecord: Codable, Sendable, Hashable {
         package var eTag: String
         /// The object's size.
         package var size: Int64
+        /// The key's Hive partition path (`ds=2025-09-10/hour=01`), whose values fill columns of those names.
+        package var partition: String?
         /// Rows staged from the file (known once sealed).
         package var rows: Int64?
 
         package init(
             entryID: Int64, correlationID: String, bucket: String, key: String, version: String, versionID: String?, eTag: String,
-            size: Int64, rows: Int64?
+            size: Int64, partition: String?, rows: Int64?
         ) {
             self.entryID = entryID
             self.correlationID = correlationID
@@ -71,6 +73,7 @@ package struct LoadProgressRecord: Codable, Sendable, Hashable {
             self.versionID = versionID
             self.eTag = eTag
             self.size = size
+            self.partition = partition
             self.rows = rows
         }
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Configuration
 import Foundation
 import Logging
 import SluiceCore
@@ -7,6 +6,7 @@ import SluiceIntake
 import SluiceJournal
 import SluiceLoader
 import SluiceServer
+import Yams
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +49,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "YAML configuration file; SLUICE_* environment variables override it.")
     var config: String?
 
-    @Flag(name: .long, help: "Log at the configured log.level on standard error (default: errors only).")
+    @Flag(name: .long, help: "Log at the configured log.level on standard error (default: only the summary and the error).")
     var verbose = false
 
     func validate() throws {
@@ -64,14 +64,12 @@ struct LoadCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let environment = ProcessInfo.processInfo.environment
         let (configuration, problems) = try await loadConfiguration(file: config, environment: environment)
-        let loading = try await readLoadConfiguration(file: config, environment: environment)
-        let all = problems.filter { !LoadConfiguration.keys.contains($0.key) } + loading.problems
-        guard all.isEmpty else {
-            printError(ConfigurationError(problems: all).description)
+        guard problems.isEmpty else {
+            printError(ConfigurationError(problems: problems).description)
             throw ExitCode(1)
         }
         var logSettings = configuration.log
-        if !verbose { logSettings.level = "error" }
+        if !verbose { logSettings.level = "critical" }
         bootstrapLogging(logSettings)
         let logger = Logger(label: "sluice.load")
 
@@ -96,7 +94,7 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let clients: LoadClients
         do {
-            clients = try LoadClients(configuration: loading.configuration, localFiles: file != nil, logger: logger)
+            clients = try LoadClients(configuration: configuration.load, localFiles: file != nil, logger: logger)
         } catch {
             printError("sluice load: invalid configuration: \(error)")
             throw ExitCode(1)
@@ -105,7 +103,7 @@ struct LoadCommand: AsyncParsableCommand {
         // The service's journal when one is configured (its ledger answers duplicates), else a temporary one.
         var temporary: URL?
         var journalConfiguration = configuration.journal
-        if !loading.journalConfigured {
+        if !journalPathIsSet(file: config, environment: environment) {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-load-\(correlationID)")
             temporary = directory
             journalConfiguration = JournalConfiguration(path: directory.appendingPathComponent("journal.db").path)
@@ -126,7 +124,7 @@ struct LoadCommand: AsyncParsableCommand {
                 return nil
             }
             let loader = clients.loader(
-                configuration: loading.configuration, journal: journal, minimumObjectBytes: configuration.intake.minSize, logger: logger)
+                configuration: configuration.load, journal: journal, minimumObjectBytes: configuration.intake.minSize, logger: logger)
             let result = await Self.loadOne(queued, journal: journal, loader: loader, reporter: reporter)
             journal.close()
             for await _ in group {}
@@ -263,27 +261,11 @@ final class ProgressReporter: Sendable {
     static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
 }
 
-/// The loader's keys (`clickhouse.*`, `s3.*`, `parquet.*`, `ledger.*`) from the same sources as the rest of the
-/// configuration: `SLUICE_*` environment variables over the YAML file.
-func readLoadConfiguration(file: String?, environment: [String: String]) async throws
-    -> (configuration: LoadConfiguration, journalConfigured: Bool, problems: [ConfigProblem])
-{
-    var providers: [any ConfigProvider] = []
-    providers.append(
-        EnvironmentVariablesProvider(
-            environmentVariables: environment.filter { $0.key.hasPrefix("SLUICE_") },
-            secretsSpecifier: .specific(["SLUICE_CLICKHOUSE_PASSWORD"])
-        ).prefixKeys(with: ["sluice"]))
-    if let file {
-        let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": ConfigValue(.string(file), isSecret: false)]))
-        do {
-            providers.append(try await FileProvider<YAMLSnapshot>(parsingOptions: .init(secretsSpecifier: .specific(LoadConfiguration.secretKeys)), config: location))
-        } catch {
-            printError("sluice: cannot read \(file): \(error)")
-            throw ExitCode(1)
-        }
-    }
-    let values = ConfigValues(ConfigReader(providers: providers))
-    let configuration = LoadConfiguration(values: values)
-    return (configuration, values.isSet("journal.path"), values.problems)
+/// Whether `journal.path` is set, in the file or as `SLUICE_JOURNAL_PATH` (then `sluice load` uses that journal).
+func journalPathIsSet(file: String?, environment: [String: String]) -> Bool {
+    if let value = environment["SLUICE_JOURNAL_PATH"], !value.isEmpty { return true }
+    guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8),
+        let root = (try? Yams.load(yaml: text)) as? [String: Any], let journal = root["journal"] as? [String: Any]
+    else { return false }
+    return journal["path"] != nil
 }

@@ -174,6 +174,22 @@ struct LoadCLITests {
         try await LoadServers.sql("26.9", "DROP DATABASE \(database)")
     }
 
+    /// On a terminal (a pseudo-terminal from util-linux `script`), standard error shows the progress.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs util-linux script"))
+    func aTerminalShowsProgress() async throws {
+        let dir = try temporaryDirectory("load-tty")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = try await LoadServers.database("26.9")
+        let path = try LoadServers.partitioned("batch_5.parquet", in: dir)
+        let binary = try #require(SluiceBinary.path)
+        let command = [binary, "load", "--file", path, "--table", "\(database).events"].map { "'\($0)'" }.joined(separator: " ")
+        let result = try run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: try LoadServers.variables("26.9"))
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("10 rows, row group 2 of 2"), "\(result.stdout)")
+        #expect(result.stdout.contains("\"status\":\"loaded\""))
+        try await LoadServers.sql("26.9", "DROP DATABASE \(database)")
+    }
+
     @Test func usageErrors() throws {
         let binary = try #require(SluiceBinary.path)
         #expect(try run(binary, ["load"]).status != 0)

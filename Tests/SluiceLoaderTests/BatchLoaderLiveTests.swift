@@ -395,6 +395,45 @@ struct BatchLoaderLiveTests {
         }
     }
 
+    /// While a load runs, the same load cannot start again (a cancelled attempt may still be unwinding), and another
+    /// batch holding the same object version does not load it a second time.
+    @Test(arguments: ["26.9"])
+    func aRunningLoadAndItsVersionsAreNotLoadedTwiceAtOnce(server: String) async throws {
+        try await LoadHarness.with(server: server) { h in
+            try await h.createTable(Self.batchTable, partitionBy: "intDiv(id, 100)", orderBy: "id")
+            try await h.put(Self.key(1), try Fixtures.bytes("batch_1.parquet"))
+            let running = try RunningJournal(path: h.journalPath)
+            let first = try await h.claim(running.journal, keys: [Self.key(1)])
+            let second = try await h.claim(running.journal, keys: [Self.key(1)])
+            let (paused, resume) = AsyncStream<Void>.makeStream()
+            let (reached, signal) = AsyncStream<Void>.makeStream()
+            var loader = h.loader(running.journal)
+            loader.faults = { point in
+                guard point == .progressSaved(1) else { return }
+                signal.yield()
+                for await _ in paused { break }
+            }
+            let blocked = loader
+            let firstRun = Task { await blocked.load(first) }
+            for await _ in reached { break }
+
+            let again = await loader.load(first)
+            #expect(again.batchFailure?.category == .timeout)
+            #expect(again.batchFailure?.message.contains("still running") == true)
+            let other = await loader.load(second)
+            let error = try #require(other.files.first?.result.error)
+            #expect(error.category == .timeout)
+            #expect(error.message.contains("is being loaded by load \(first.loadID)"), "\(error.message)")
+
+            resume.yield()
+            resume.finish()
+            let outcome = await firstRun.value
+            #expect(outcome.files.map(\.result.label) == ["loaded"], "\(outcome)")
+            #expect(try await h.query("SELECT count() FROM \(h.database).events") == [["10"]])
+            await running.close()
+        }
+    }
+
     /// Small blocks, so that every file is several blocks.
     static var smallBlocks: LoadConfiguration {
         var configuration = LoadConfiguration()

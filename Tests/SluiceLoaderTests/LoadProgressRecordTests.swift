@@ -13,7 +13,7 @@ struct LoadProgressRecordTests {
             stagedLoadID: "b7_0123456789abcdef", target: TableReference(database: "market", table: "prices"), loadedAt: "2025-09-10 12:00:00",
             files: [
                 .init(entryID: 7, correlationID: "c7", bucket: "b", key: "market/prices/a.parquet", version: "e:abc", versionID: nil, eTag: "\"abc\"",
-                      size: 2048, rows: nil),
+                      size: 2048, partition: "ds=2025-09-10", rows: nil),
             ],
             verifyLineage: ["_sluice_load_id": "b7_0123456789abcdef"], ledger: StagedLoadLedger())
     }
