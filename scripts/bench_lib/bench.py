@@ -650,6 +650,203 @@ def update_thresholds():
     print("updated %s" % path)
 
 
+# MARK: memory
+
+def clickhouse_query(url, sql):
+    request = urllib.request.Request(url + "/", data=sql.encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read().decode()
+
+
+def bench_memory(quick):
+    """Peak RSS of `sluice load --file` (max RSS from /usr/bin/time -v) into ClickHouse 18.16, per file size."""
+    if not loader_available():
+        print("\nmemory: the loader is not in this build (`sluice load --help` does not describe `sluice load`); "
+              "skipped")
+        return
+    if not os.path.exists("/usr/bin/time"):
+        print("\nmemory: /usr/bin/time is not installed (apt-get install time); skipped")
+        return
+    name = "memory-v1-" + ("quick" if quick else "full")
+    out = os.path.join(DATA, name)
+    if not os.path.exists(os.path.join(out, "manifest.json")):
+        log("generating memory data in %s" % out)
+        subprocess.run([sys.executable, os.path.join(LIB, "gen_data.py"), "memory", out] + (["--quick"] if quick else []),
+                       check=True)
+    with open(os.path.join(out, "manifest.json")) as f:
+        manifest = json.load(f)
+    binary = sluice_binary()
+    work = tempfile.mkdtemp(prefix="memory-", dir=DATA)
+    ch = os.path.join(work, "ch18")
+    log("memory: starting ClickHouse 18.16")
+    started = subprocess.run([os.path.join(ROOT, "scripts", "servers", "ch18.sh"), "start", ch],
+                             stdout=subprocess.PIPE, text=True)
+    if started.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit("ClickHouse 18.16 did not start")
+    url = "http://127.0.0.1:%s" % started.stdout.strip().splitlines()[-1]
+    rows = []
+    baseline = None
+    try:
+        clickhouse_query(url, "CREATE DATABASE IF NOT EXISTS bench")
+        config = os.path.join(work, "sluice.yaml")
+        with open(config, "w") as f:
+            f.write("clickhouse:\n  url: %s\nintake:\n  bucket: bench\nlog:\n  level: error\n" % url)
+        for entry in manifest["files"]:
+            target = "bench.mem_%d" % (entry["file_bytes"] // 1_000_000)
+            clickhouse_query(url, "DROP TABLE IF EXISTS %s" % target)
+            clickhouse_query(url, "CREATE TABLE %s (id Int64, qty Int32, price Float64, name String) "
+                                  "ENGINE = MergeTree ORDER BY id" % target)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+            result = subprocess.run(["/usr/bin/time", "-v", binary, "load", "--file", os.path.join(out, entry["file"]),
+                                     "--table", target, "--config", config], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env)
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+            rss = int(m.group(1)) * 1024 if m else None
+            try:
+                summary = json.loads(result.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                summary = {"status": "no summary", "error": result.stderr.strip()[-300:]}
+            count = clickhouse_query(url, "SELECT count() FROM %s" % target).strip()
+            bound = 64e6 + 2 * entry["largest_row_group_bytes"]
+            if baseline is None and rss:
+                baseline = rss
+            rows.append([entry["file"], "%.0f" % (entry["file_bytes"] / 1e6), str(entry["row_groups"]),
+                         "%.1f" % (entry["largest_row_group_bytes"] / 1e6),
+                         "%.0f" % (rss / 1e6) if rss else "-", "%.0f" % (bound / 1e6),
+                         ("%.2f" % (rss / bound)) if rss else "-",
+                         fmt_ratio(rss / baseline) if rss and baseline else "-",
+                         "%s, %s rows in table" % (summary.get("status"), count)])
+            if summary.get("status") != "loaded":
+                print("  %s: %s" % (entry["file"], summary.get("error") or summary))
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts", "servers", "ch18.sh"), "stop", ch], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+    table("memory: peak RSS of sluice load --file into ClickHouse 18.16",
+          ["file", "MB", "row groups", "largest RG MB", "peak RSS MB", "goal MB", "RSS / goal", "vs smallest", "result"],
+          rows,
+          ["  goal: peak RSS <= 64 MB + 2 x the largest row group (its uncompressed size from the footer), flat in "
+           "file size; 'vs smallest' is the in-run baseline (the smallest file's peak RSS)",
+           "  max RSS from /usr/bin/time -v; one run per file (the figure is memory, not time)"])
+
+
+# MARK: load
+
+def start_clickhouse(kind, directory):
+    """Starts ClickHouse 18.16 (`ch18`) or 26.9 (`chdb`) with scripts/servers; returns the HTTP URL."""
+    started = subprocess.run([os.path.join(ROOT, "scripts", "servers", kind + ".sh"), "start", directory],
+                             stdout=subprocess.PIPE, text=True)
+    if started.returncode != 0:
+        raise SystemExit("ClickHouse (%s) did not start" % kind)
+    return "http://127.0.0.1:%s" % started.stdout.strip().splitlines()[-1]
+
+
+def stop_clickhouse(kind, directory):
+    subprocess.run([os.path.join(ROOT, "scripts", "servers", kind + ".sh"), "stop", directory],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def python_loader(kind, url, directory, target, path):
+    """The baseline, written the way a user writes a Lambda: pyarrow reads the file, the usual Python client
+    inserts it (clickhouse-driver over the native protocol for 18.16, clickhouse-connect's insert_arrow for 26.9)."""
+    import pyarrow.parquet as pq
+    table = pq.read_table(path)
+    database, name = target.split(".")
+    if kind == "ch18":
+        from clickhouse_driver import Client
+        with open(os.path.join(directory, "tcp_port")) as f:
+            client = Client("127.0.0.1", port=int(f.read().strip()))
+        client.execute("INSERT INTO %s (%s) VALUES" % (target, ", ".join(table.column_names)),
+                       [column.to_pylist() for column in table.columns], columnar=True)
+        client.disconnect()
+    else:
+        import clickhouse_connect
+        port = int(url.rsplit(":", 1)[1])
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=port, database=database)
+        client.insert_arrow(name, table)
+        client.close()
+
+
+def bench_load(quick):
+    """`sluice load --file` against the Python baseline, into ClickHouse 18.16 and 26.9, same file, same run."""
+    if not loader_available():
+        print("\nload: the loader is not in this build (`sluice load --help` does not describe `sluice load`); "
+              "skipped")
+        return
+    name = "memory-v1-" + ("quick" if quick else "full")
+    out = os.path.join(DATA, name)
+    if not os.path.exists(os.path.join(out, "manifest.json")):
+        log("generating data in %s" % out)
+        subprocess.run([sys.executable, os.path.join(LIB, "gen_data.py"), "memory", out] + (["--quick"] if quick else []),
+                       check=True)
+    with open(os.path.join(out, "manifest.json")) as f:
+        manifest = json.load(f)
+    # The 50 MB file in full runs (the 500 MB one is for the memory benchmark), the 5 MB one with --quick.
+    entry = [e for e in manifest["files"] if e["file_bytes"] < 100e6][-1]
+    path = os.path.join(out, entry["file"])
+    reps = 2 if quick else 3
+    binary = sluice_binary()
+    work = tempfile.mkdtemp(prefix="load-", dir=DATA)
+    rows = []
+    try:
+        for kind, label in (("ch18", "ClickHouse 18.16"), ("chdb", "ClickHouse 26.9")):
+            directory = os.path.join(work, kind)
+            log("load: starting %s" % label)
+            url = start_clickhouse(kind, directory)
+            try:
+                clickhouse_query(url, "CREATE DATABASE IF NOT EXISTS bench")
+                config = os.path.join(work, kind + ".yaml")
+                with open(config, "w") as f:
+                    f.write("clickhouse:\n  url: %s\nintake:\n  bucket: bench\nlog:\n  level: error\n" % url)
+                times = {"sluice": [], "python": []}
+                failures = []
+                for rep in range(reps + 1):  # the first round is the warm-up
+                    for who in ("sluice", "python"):
+                        target = "bench.load_%s_%d" % (who, rep)
+                        clickhouse_query(url, "DROP TABLE IF EXISTS %s" % target)
+                        clickhouse_query(url, "CREATE TABLE %s (id Int64, qty Int32, price Float64, name String) "
+                                              "ENGINE = MergeTree ORDER BY id" % target)
+                        start = time.perf_counter()
+                        if who == "sluice":
+                            env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+                            result = subprocess.run([binary, "load", "--file", path, "--table", target, "--config",
+                                                     config], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                    text=True, env=env)
+                            if result.returncode != 0:
+                                failures.append(result.stderr.strip()[-300:])
+                        else:
+                            python_loader(kind, url, directory, target, path)
+                        elapsed = time.perf_counter() - start
+                        count = int(clickhouse_query(url, "SELECT count() FROM %s" % target).strip() or 0)
+                        if count != entry["rows"]:
+                            failures.append("%s loaded %d of %d rows" % (who, count, entry["rows"]))
+                        clickhouse_query(url, "DROP TABLE IF EXISTS %s" % target)
+                        if rep > 0:
+                            times[who].append(elapsed)
+                s_rate = [entry["rows"] / t for t in times["sluice"]]
+                p_rate = [entry["rows"] / t for t in times["python"]]
+                mb = entry["file_bytes"] / 1e6
+                rows.append([label, "sluice load --file", fmt_rate(median(s_rate), spread(s_rate)),
+                             fmt_rate(mb / median(times["sluice"])),
+                             fmt_ratio(median(s_rate) / median(p_rate)), "; ".join(sorted(set(failures)))[:120] or "-"])
+                rows.append([label, "Python (pyarrow + %s)" % ("clickhouse-driver" if kind == "ch18" else
+                                                                 "clickhouse-connect"),
+                             fmt_rate(median(p_rate), spread(p_rate)), fmt_rate(mb / median(times["python"])), "1.00x",
+                             "-"])
+            finally:
+                stop_clickhouse(kind, directory)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table("load: %s (%.0f MB, %d rows, 4 columns) from a local file" % (entry["file"], entry["file_bytes"] / 1e6,
+                                                                       entry["rows"]),
+          ["server", "loader", "rows/s", "file MB/s", "vs Python", "problems"], rows,
+          ["  wall time of the whole load (process start, read, decode, insert, commit) for sluice; read_table + insert "
+           "for Python; median of %d after a warm-up; ±: half the min-max range" % reps,
+           "  ClickHouse 26.9 is chdb-core behind scripts/servers/chdb_http_server.py (HTTP only), the same for both "
+           "loaders; S3 (moto) is not in the path yet"])
+
+
 # MARK: loader benchmarks
 
 def bench_loader(name):
@@ -685,6 +882,10 @@ def main(argv):
                 bench_decode(quick)
             elif name == "micro":
                 bench_micro(quick)
+            elif name == "memory":
+                bench_memory(quick)
+            elif name == "load":
+                bench_load(quick)
             else:
                 bench_loader(name)
         except (SystemExit, Exception) as error:  # the harness broke, not a figure: report it, go on

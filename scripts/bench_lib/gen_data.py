@@ -4,6 +4,8 @@
 Usage:
   gen_data.py decode OUT_DIR [--quick]   shape x codec matrix for `scripts/bench decode`
   gen_data.py micro OUT_DIR              one-column files for the micro-benchmarks (Benchmarks/SluiceMicro)
+  gen_data.py memory OUT_DIR [--quick]   files of about 5, 50 and 500 MB (5 MB only with --quick) with the same
+                                         row-group size, for `scripts/bench memory`
 
 Each run writes OUT_DIR/manifest.json last; a directory with a manifest is complete and is reused.
 Generated files are never committed (.bench-data/ is git-ignored).
@@ -115,15 +117,58 @@ def write_micro(out):
     return cases
 
 
+MEMORY_ROW_GROUP = 512 * 1024
+
+
+def write_memory(out, quick):
+    """Files of about 5, 50 and 500 MB on disk (snappy) with 512Ki-row groups, so that the largest row group is the
+    same size in each and peak memory should not grow with the file. Columns: id Int64, qty Int32, price Float64,
+    name String (5,000 distinct values, dictionary-encoded)."""
+    rng = np.random.default_rng(13)
+    words = np.array(["customer-%07d" % i for i in range(5_000)], dtype=object)
+    files = []
+    targets = [5] if quick else [5, 50, 500]
+    for megabytes in targets:
+        name = "mem_%dmb.parquet" % megabytes
+        path = os.path.join(out, name)
+        rows = int(megabytes * 1e6 / 17.5)  # about 17.5 stored bytes per row with these columns under snappy
+        writer = None
+        written = 0
+        while written < rows:
+            n = min(MEMORY_ROW_GROUP, rows - written)
+            table = pa.table({
+                "id": pa.array(np.arange(written, written + n, dtype=np.int64)),
+                "qty": pa.array(rng.integers(0, 1_000, n).astype(np.int32)),
+                "price": pa.array(rng.standard_normal(n)),
+                "name": pa.array(words[rng.integers(0, len(words), n)]),
+            })
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+            writer.write_table(table, row_group_size=MEMORY_ROW_GROUP)
+            written += n
+        writer.close()
+        metadata = pq.ParquetFile(path).metadata
+        largest = max(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        files.append({"file": name, "rows": rows, "file_bytes": os.path.getsize(path),
+                      "row_groups": metadata.num_row_groups, "largest_row_group_bytes": largest})
+    return files
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("decode", "micro"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("decode", "micro", "memory"):
         sys.exit(__doc__)
     kind, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     manifest = os.path.join(out, "manifest.json")
     if os.path.exists(manifest):
         return
-    files = write_decode(out, "--quick" in sys.argv) if kind == "decode" else write_micro(out)
+    quick = "--quick" in sys.argv
+    if kind == "decode":
+        files = write_decode(out, quick)
+    elif kind == "memory":
+        files = write_memory(out, quick)
+    else:
+        files = write_micro(out)
     with open(manifest + ".tmp", "w") as f:
         json.dump({"pyarrow": pa.__version__, "files": files}, f, indent=1)
     os.replace(manifest + ".tmp", manifest)
