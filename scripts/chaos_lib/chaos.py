@@ -26,8 +26,8 @@ class Suite:
         self.binary = find_binary()
         self.work = args.work or tempfile.mkdtemp(prefix="sluice-chaos.")
         os.makedirs(self.work, exist_ok=True)
-        self.servers = Servers(self.work)
         self.sentinels = Sentinels()
+        self.servers = Servers(self.work, self.sentinels)
         self.cache = {}
         self.keep = args.keep
 

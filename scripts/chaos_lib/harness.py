@@ -282,12 +282,12 @@ class ClickHouse:
         os.kill(self.pid(), signal.SIGCONT)
 
     def ensure_user(self, user, password):
-        """A user with every right and `password`, for the sentinel runs."""
+        """A user with every right and `password`, for the sentinel runs (26.9: through the auth shim)."""
         if self.users.get(user) == password:
             return
         if self.name == "ch26":
-            self.query("CREATE USER IF NOT EXISTS %s IDENTIFIED WITH plaintext_password BY '%s'" % (user, password))
-            self.query("GRANT ALL ON *.* TO %s WITH GRANT OPTION" % user)
+            if self.query("SELECT 1", user=user, password=password, check=False).strip() != "1":
+                raise Fail("ClickHouse 26.9's auth shim does not accept the chaos user")
         else:
             users_xml = os.path.join(self.directory, "users.xml")
             with open(users_xml) as f:
@@ -311,9 +311,11 @@ class ClickHouse:
 class Servers:
     """Starts ClickHouse 18.16, ClickHouse 26.9 and moto on first use; stops them at the end."""
 
-    def __init__(self, work):
+    def __init__(self, work, sentinels):
         self.work = work
+        self.sentinels = sentinels
         self.started = {}
+        self.helpers = []
 
     def _script(self, name, *args):
         script = os.path.join(ROOT, "scripts", "servers", name)
@@ -328,7 +330,20 @@ class Servers:
             directory = os.path.join(self.work, "servers", key)
             log("starting %s" % key)
             port = int(self._script("ch18.sh" if key == "ch18" else "chdb.sh", "start", directory))
-            self.started[key] = ClickHouse(key, directory, port)
+            server = ClickHouse(key, directory, port)
+            if key == "ch26":
+                # chdb has no writable user storage: a shim gives it the sentinel-password user.
+                port_file = os.path.join(self.work, "servers", "ch26-auth.port")
+                if os.path.exists(port_file):
+                    os.unlink(port_file)
+                shim = Process([sys.executable, os.path.join(HERE, "httpshim.py"), "--upstream", server.url,
+                                "--record", os.devnull, "--port-file", port_file, "--auth-user", self.sentinels.ch_user,
+                                "--auth-password", self.sentinels.ch_password], os.path.join(self.work, "servers", "ch26-auth.log"))
+                self.helpers.append(shim)
+                wait_for(lambda: os.path.exists(port_file), 20, 0.05, "the ClickHouse auth shim")
+                server = ClickHouse(key, directory, int(open(port_file).read()))
+                server.direct_port = port
+            self.started[key] = server
         return self.started[key]
 
     def moto(self):
@@ -340,6 +355,9 @@ class Servers:
         return self.started["moto"]
 
     def stop(self):
+        for helper in self.helpers:
+            helper.stop()
+        self.helpers = []
         for key, server in self.started.items():
             script = {"ch18": "ch18.sh", "ch26": "chdb.sh", "moto": "moto.sh"}[key]
             directory = server.directory
@@ -420,6 +438,8 @@ class Proxy(Process):
 
     def __init__(self, ctx, upstream_port, name="proxy", tls=None):
         port_file = os.path.join(ctx.dir, name + ".ports")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
         args = [sys.executable, os.path.join(HERE, "faultproxy.py"), "--upstream", "127.0.0.1:%d" % upstream_port,
                 "--port-file", port_file]
         if tls:
@@ -734,6 +754,8 @@ class HTTPShim(Process):
 
     def __init__(self, ctx, upstream=None, name="shim"):
         port_file = os.path.join(ctx.dir, name + ".port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
         self.record = os.path.join(ctx.dir, name + ".requests.jsonl")
         args = [sys.executable, os.path.join(HERE, "httpshim.py"), "--record", self.record, "--port-file", port_file]
         if upstream:
@@ -758,7 +780,7 @@ class HTTPShim(Process):
             return []
 
 
-def run_cli(ctx, args, env=None, timeout=120, config=None, name="cli"):
+def run_cli(ctx, args, env=None, timeout=120, config=None, name="cli", config_flag=True):
     """Runs a sluice subcommand with the sentinel environment; returns (exit status, stdout, stderr).
 
     stdout and stderr are kept in the scenario directory, so the leak scan reads them too."""
@@ -772,7 +794,7 @@ def run_cli(ctx, args, env=None, timeout=120, config=None, name="cli"):
         path = os.path.join(ctx.dir, "%s-%d.yaml" % (name, len(ctx.scan_paths)))
         with open(path, "w") as f:
             yaml.safe_dump(config, f, sort_keys=False)
-        command += ["--config", path]
+        command += ["--config", path] if config_flag else [path]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment)
     out = os.path.join(ctx.dir, "%s-%d.out" % (name, len(ctx.scan_paths)))
     with open(out, "w") as f:

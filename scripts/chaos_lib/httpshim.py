@@ -18,6 +18,11 @@ Without --upstream every request is answered 404 NoSuchKey (a pure recorder). Ru
 The regular expression also sees the request body (after a newline) when it is text, so ClickHouse
 statements sent in the body can be matched.
 
+`--auth-user U --auth-password P --auth-as V` (ClickHouse): requests as user U must carry password P in
+X-ClickHouse-Key and are forwarded as user V without a password; a wrong password is answered with
+ClickHouse's authentication error (code 516). This gives a server without writable user storage a user
+with a chosen password.
+
 `echo_auth` makes an error carry a <CanonicalRequest> with the signed headers' values, as S3's
 SignatureDoesNotMatch does: a test that Sluice never repeats an S3 error body verbatim.
 """
@@ -42,6 +47,7 @@ class State:
         self.record = record
         self.rules = []
         self.lock = threading.Lock()
+        self.auth = None
 
     def take(self, line):
         with self.lock:
@@ -63,6 +69,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _body(self):
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                out += self.rfile.read(size)
+                self.rfile.readline()
+            del self.headers["transfer-encoding"]
+            self.headers["content-length"] = str(len(out))
+            return out
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length else b""
 
@@ -88,6 +107,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with state.lock, open(state.record, "a") as f:
             f.write(json.dumps({"method": self.command, "path": self.path, "host": self.headers.get("host"),
                                 "headers": sorted(k.lower() for k in self.headers.keys())}) + "\n")
+        auth = state.auth
+        if auth and self.headers.get("x-clickhouse-user") == auth[0]:
+            if self.headers.get("x-clickhouse-key") != auth[1]:
+                self._send(516, ("Code: 516. DB::Exception: %s: Authentication failed: password is incorrect, or there "
+                                 "is no user with such name. (AUTHENTICATION_FAILED)\n" % auth[0]).encode(),
+                           [("X-ClickHouse-Exception-Code", "516")])
+                return
+            del self.headers["x-clickhouse-user"]
+            del self.headers["x-clickhouse-key"]
+            self.headers["X-ClickHouse-User"] = auth[2]
         line = "%s %s\n%s" % (self.command, urllib.parse.unquote_plus(self.path), body[:65536].decode("utf-8", "replace"))
         rule = state.take(line)
         if rule and rule["action"] == "error":
@@ -118,6 +147,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data[:rule.get("after_bytes", 0)])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if self.command == "HEAD":
+            # A HEAD answer keeps the object's length.
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in ("transfer-encoding", "connection"):
+                    self.send_header(k, v)
+            self.end_headers()
             return
         self._send(status, data, [(k, v) for k, v in headers
                                   if k.lower() not in ("content-length", "transfer-encoding", "connection")])
@@ -162,9 +199,14 @@ def main():
     parser.add_argument("--record", required=True)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--auth-user")
+    parser.add_argument("--auth-password")
+    parser.add_argument("--auth-as", default="default")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.upstream, args.record)
+    if args.auth_user:
+        server.state.auth = (args.auth_user, args.auth_password or "", args.auth_as)
     with open(args.port_file + ".tmp", "w") as f:
         f.write("%d\n" % server.server_address[1])
     os.replace(args.port_file + ".tmp", args.port_file)
