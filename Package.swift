@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "SluiceLoader",
             dependencies: [
-                "SluiceCore", "SluiceIntake", "SluiceJournal", "SluiceMetrics", "AWS", "ClickHouse", "ClickHouseNative",
+                "SluiceCore", "SluiceIntake", "SluiceJournal", "SluiceMetrics", "SluiceScheduler", "AWS", "ClickHouse", "ClickHouseNative",
                 "Parquet", "ParquetClickHouse",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,6 +159,9 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "SluiceScheduler",
+                "SluiceLoader",
+                "AWS",
+                "ClickHouse",
                 "SluiceCore",
                 "SluiceIntake",
                 "SluiceJournal",

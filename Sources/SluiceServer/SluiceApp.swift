@@ -22,18 +22,21 @@ public struct SluiceApp: Sendable {
     public let metrics: SluiceMetrics
     public let gate: DrainGate
     public let intake: Intake
+    /// The loaders and the SQS consumer; `nil` when built without them (intake only).
+    public let pipeline: Pipeline?
     let application: Application<RouterResponder<BasicRequestContext>>
 
     /// Builds the service.
     ///
     /// - Parameters:
     ///   - onListening: called with the bound port once the server listens (useful with `http.port: 0`).
+    ///   - withPipeline: build the loaders, the SQS consumer and their clients (`sluice serve`); without it,
+    ///     Sluice only journals.
     public init(
         configuration: SluiceConfiguration,
         logger: Logger,
         journal: Journal? = nil,
-        readinessChecks: [any ReadinessCheck] = [],
-        onQueued: @escaping @Sendable () -> Void = {},
+        withPipeline: Bool = false,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws {
         self.configuration = configuration
@@ -60,6 +63,10 @@ public struct SluiceApp: Sendable {
             throw ConfigurationError(problems: [ConfigProblem(key: "intake.pattern_file", reason: "invalid pattern: \(error)")])
         }
         self.intake = intake
+        let pipeline = withPipeline ? try Pipeline(configuration: configuration, journal: journal, metrics: metrics, logger: logger) : nil
+        self.pipeline = pipeline
+        let onQueued: @Sendable () -> Void = { pipeline?.wake() }
+        let readinessChecks = pipeline?.readinessChecks ?? []
         let server = configuration.server
         let dependencies = RouteDependencies(
             intake: IntakeHandler(
@@ -94,8 +101,13 @@ public struct SluiceApp: Sendable {
         )
     }
 
-    /// The long-lived parts, in start order.
+    /// The long-lived parts, in start order (stopped in reverse: drain, HTTP, SQS polling, loaders, journal).
     public var services: [any Service] {
-        [journal, application, gate]
+        [journal] + (pipeline?.services ?? []) + [application, gate]
+    }
+
+    /// Releases the clients after every service stopped.
+    public func shutdown() async {
+        await pipeline?.shutdown()
     }
 }

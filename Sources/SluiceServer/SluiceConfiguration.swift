@@ -3,6 +3,7 @@ public import SluiceCore
 public import SluiceIntake
 public import SluiceJournal
 public import SluiceScheduler
+public import SluiceLoader
 import Foundation
 import SystemPackage
 import Yams
@@ -13,31 +14,11 @@ public struct SluiceConfiguration: Sendable {
     public var server: ServerConfiguration
     public var intake: IntakeConfiguration
     public var journal: JournalConfiguration
-    public var clickhouse: ClickHouseSettings
-    public var s3: S3Settings
+    /// `clickhouse.*`, `s3.*`, `parquet.*`, `ledger.on_new_version`: how files are read and loaded.
+    public var load: LoadConfiguration
     public var log: LogSettings
     public var loader: LoaderConfiguration
     public var sqs: SQSConsumerConfiguration
-
-    /// `clickhouse.*`: where rows go.
-    public struct ClickHouseSettings: Sendable {
-        /// `clickhouse.url` (default `http://127.0.0.1:8123`).
-        public var url: String
-        /// `clickhouse.user` (default `default`).
-        public var user: String
-        /// `clickhouse.password` (secret, default empty).
-        public var password: String
-    }
-
-    /// `s3.*`: where files come from.
-    public struct S3Settings: Sendable {
-        /// `s3.region` (default `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`).
-        public var region: String
-        /// `s3.endpoint` (default `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, else AWS).
-        public var endpoint: String?
-        /// `s3.path_style` (default `false`; `true` for most S3-compatible stores).
-        public var pathStyle: Bool
-    }
 
     /// `log.*`: how Sluice logs.
     public struct LogSettings: Sendable {
@@ -54,8 +35,10 @@ public struct SluiceConfiguration: Sendable {
         "auth.api_keys", "auth.header", "auth.protect_ops",
         "intake.bucket", "intake.min_size", "intake.pattern_file", "intake.domains",
         "journal.path", "journal.max_pending", "journal.max_batch", "journal.dead_letter_payload_limit",
-        "clickhouse.url", "clickhouse.user", "clickhouse.password",
-        "s3.region", "s3.endpoint", "s3.path_style",
+        "clickhouse.url", "clickhouse.user", "clickhouse.password", "clickhouse.tls_verify", "clickhouse.block_rows",
+        "clickhouse.block_bytes", "clickhouse.match_case_insensitive", "clickhouse.parquet_passthrough",
+        "clickhouse.connect_timeout_s", "clickhouse.request_timeout_s",
+        "s3.region", "s3.endpoint", "s3.path_style", "s3.max_object_bytes", "parquet.verify_checksums", "ledger.on_new_version",
         "log.level", "log.format",
         "loader.workers", "loader.memory_budget_bytes", "loader.table_concurrency", "loader.processing_timeout_s",
         "loader.batch_wait_s", "loader.batch_max_bytes", "loader.poll_interval_ms", "loader.shutdown_grace_s",
@@ -159,26 +142,7 @@ public struct SluiceConfiguration: Sendable {
         server = ServerConfiguration(values: values)
         intake = IntakeConfiguration(values: values, domainNamesInFile: domainNamesInFile)
         journal = JournalConfiguration(values: values)
-        let ch = values.scoped("clickhouse")
-        clickhouse = ClickHouseSettings(
-            url: ch.string("url", default: "http://127.0.0.1:8123"),
-            user: ch.string("user", default: "default"),
-            password: ch.string("password", default: "", isSecret: true)
-        )
-        if let url = URL(string: clickhouse.url), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil, url.user == nil, url.password == nil {
-        } else {
-            ch.problem("url", "must be an http:// or https:// URL without credentials (use clickhouse.user and clickhouse.password)")
-        }
-        let s3v = values.scoped("s3")
-        let region = s3v.optionalString("region") ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
-        let endpoint = s3v.optionalString("endpoint") ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
-        s3 = S3Settings(region: region, endpoint: endpoint, pathStyle: s3v.bool("path_style", default: false))
-        if let endpoint {
-            if let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil {
-            } else {
-                s3v.problem("endpoint", "must be an http:// or https:// URL (got \"\(endpoint)\")")
-            }
-        }
+        load = LoadConfiguration(values: values)
         loader = LoaderConfiguration(values: values)
         sqs = SQSConsumerConfiguration(values: values)
         let l = values.scoped("log")
@@ -212,11 +176,7 @@ public struct SluiceConfiguration: Sendable {
         out += "  domains: [\(intake.domains.map(\.name).joined(separator: ", "))]\n"
         out += "journal:\n  path: \(q(journal.path))\n  max_pending: \(journal.maxPending)\n  max_batch: \(journal.maxGroupCommit)\n"
         out += "  dead_letter_payload_limit: \(journal.invalidPayloadLimit)\n"
-        out += "clickhouse:\n  url: \(q(clickhouse.url))\n  user: \(q(clickhouse.user))\n"
-        out += "  password: \(clickhouse.password.isEmpty ? "\"\"" : "<redacted>")\n"
-        out += "s3:\n  region: \(q(s3.region))\n"
-        if let e = s3.endpoint { out += "  endpoint: \(q(e))\n" }
-        out += "  path_style: \(s3.pathStyle)\n"
+        out += load.redactedYAML()
         out += "log:\n  level: \(log.level)\n  format: \(log.format)\n"
         out += "loader:\n  workers: \(loader.workers)\n  memory_budget_bytes: \(loader.memoryBudgetBytes)\n"
         out += "  table_concurrency: \(loader.tableConcurrency)\n  processing_timeout_s: \(loader.processingTimeoutSeconds)\n"

@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app: SluiceApp
         do {
-            app = try SluiceApp(configuration: configuration, logger: logger, onListening: { port in
+            app = try SluiceApp(configuration: configuration, logger: logger, withPipeline: true, onListening: { port in
                 logger.notice("listening", metadata: ["host": "\(configuration.server.host)", "port": "\(port)"])
             })
         } catch {
@@ -51,10 +51,12 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await app.shutdown()
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
             printError("sluice: \(error)")
             throw ExitCode(1)
         }
+        await app.shutdown()
         logger.notice("stopped")
     }
 }
