@@ -124,29 +124,45 @@ struct DecodeScratch: Sendable {
     /// A ZSTD context, once a ZSTD chunk has been read.
     var zstd: ZstdDecompressor?
 
-    /// Drops arrays larger than `limit` bytes, so that an unusually large chunk does not stay
-    /// in memory after it has been decoded.
+    /// Bytes of memory the set holds.
+    var retainedBytes: Int {
+        chunk.capacity + page.capacity + dictBytes.capacity + dictOffsets.capacity * 8 + indices.capacity * 4
+            + scanOutput.bytes.capacity + scanOutput.offsets.capacity * 8 + scanOutput.definitionLevels.capacity
+            + scanOutput.repetitionLevels.capacity
+    }
+
+    /// Releases the largest arrays until the set holds at most `limit` bytes, so that an
+    /// unusually large chunk does not stay in memory after it has been decoded.
     mutating func trim(to limit: Int) {
-        if chunk.capacity > limit { chunk = [] }
-        if page.capacity > limit { page = [] }
-        if dictBytes.capacity > limit { dictBytes = [] }
-        if dictOffsets.capacity * 8 > limit { dictOffsets = [] }
-        if scanOutput.bytes.capacity > limit { scanOutput.bytes = [] }
-        if scanOutput.offsets.capacity * 8 > limit { scanOutput.offsets = [] }
-        if scanOutput.definitionLevels.capacity > limit { scanOutput.definitionLevels = [] }
-        if scanOutput.repetitionLevels.capacity > limit { scanOutput.repetitionLevels = [] }
+        while retainedBytes > limit {
+            let sizes = [chunk.capacity, page.capacity, dictBytes.capacity, dictOffsets.capacity * 8,
+                         scanOutput.bytes.capacity, scanOutput.offsets.capacity * 8,
+                         scanOutput.definitionLevels.capacity, scanOutput.repetitionLevels.capacity,
+                         indices.capacity * 4]
+            switch sizes.indices.max(by: { sizes[$0] < sizes[$1] })! {
+            case 0: chunk = []
+            case 1: page = []
+            case 2: dictBytes = []
+            case 3: dictOffsets = []
+            case 4: scanOutput.bytes = []
+            case 5: scanOutput.offsets = []
+            case 6: scanOutput.definitionLevels = []
+            case 7: scanOutput.repetitionLevels = []
+            default: indices = []
+            }
+        }
     }
 }
 
 /// Decode memory shared by every file the process reads, like an allocator's cache: decoding
 /// file after file (the loader's steady state) then reuses warm memory instead of faulting in
 /// fresh pages for every chunk, which costs as much as decoding fixed-width values. Each
-/// decode takes a set and gives it back; at most ``maxIdleSets`` sets stay idle, and arrays
-/// over ``maxRetainedBytes`` are released when given back, so the idle memory stays small
-/// next to the one column chunk (plus its pages and values) each decode holds.
+/// decode takes a set and gives it back; at most ``maxIdleSets`` sets stay idle, each
+/// trimmed to ``maxRetainedBytes`` (largest arrays released first) when given back, so idle
+/// memory stays bounded whatever chunks were decoded.
 enum DecodeMemoryPool {
     static let maxIdleSets = 2
-    static let maxRetainedBytes = 32 << 20
+    static let maxRetainedBytes = 64 << 20
 
     private static let idle = Mutex<[DecodeScratch]>([])
 

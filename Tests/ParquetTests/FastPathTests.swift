@@ -375,13 +375,21 @@ struct FastPathTests {
 
     @Test("pooled decode memory drops arrays too large to keep, and scans give the same totals every time")
     func pooledMemory() async throws {
+        let limit = DecodeMemoryPool.maxRetainedBytes
         var memory = DecodeScratch()
-        memory.chunk = [UInt8](repeating: 1, count: DecodeMemoryPool.maxRetainedBytes + 1)
+        memory.chunk = [UInt8](repeating: 1, count: limit / 2 + 1)
         memory.page = [1, 2, 3]
-        memory.scanOutput.offsets = [Int](repeating: 0, count: DecodeMemoryPool.maxRetainedBytes / 8 + 1)
-        memory.trim(to: DecodeMemoryPool.maxRetainedBytes)
-        #expect(memory.chunk.capacity == 0 && memory.scanOutput.offsets.capacity == 0)
+        memory.scanOutput.offsets = [Int](repeating: 0, count: limit / 16 / 8 * 7)
+        // Under the limit: nothing is released.
+        memory.trim(to: limit)
+        #expect(memory.chunk.count == limit / 2 + 1 && memory.scanOutput.offsets.count == limit / 16 / 8 * 7)
+        // Over it: the largest array goes first, and only as many as needed.
+        memory.dictBytes = [UInt8](repeating: 2, count: limit / 4)
+        memory.trim(to: limit)
+        #expect(memory.chunk.capacity == 0)
+        #expect(memory.dictBytes.count == limit / 4 && memory.scanOutput.offsets.count == limit / 16 / 8 * 7)
         #expect(memory.page == [1, 2, 3])
+        #expect(memory.retainedBytes <= limit)
         for bytes in FastPathTests.syntheticShapes() {
             let file = try ParquetFile.openSynchronously(bytes: bytes)
             let first = try await scan(file)
