@@ -103,6 +103,8 @@ func writeConfig(_ dir: URL, extra: String = "") throws -> URL {
           path: \(dir.appendingPathComponent("journal.db").path)
         log:
           level: info
+        loader:
+          workers: 0
         \(extra)
         """
     let url = dir.appendingPathComponent("sluice.yaml")

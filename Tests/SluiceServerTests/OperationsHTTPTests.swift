@@ -39,7 +39,6 @@ struct OperationsHTTPTests {
         ("{\"key\":\"market/p/a.parquet\"}", "bucket"),
         ("{\"uri\":\"http://x/y\"}", "uri"),
         ("{\"bucket\":\"Bad_Bucket\",\"key\":\"market/p/a.parquet\"}", "bucket"),
-        ("{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"nowhere/a.parquet\"}", "table"),
         ("{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"market/p/a.parquet\",\"table\":\"no-dots\"}", "table"),
     ])
     func badManualLoadsAreE001(body: String, field: String) async throws {
@@ -48,6 +47,15 @@ struct OperationsHTTPTests {
             #expect(r.status == 400)
             #expect(r.json["code"] as? String == "E001")
             #expect(r.json["field"] as? String == field)
+        }
+    }
+
+    @Test func aKeyOutsideEveryDomainNeedsATable() async throws {
+        try await LiveServer.with { server in
+            let r = try await server.post("/v1/loads", "{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"nowhere/a.parquet\"}")
+            #expect(r.status == 422)
+            #expect(r.json["code"] as? String == "E001")
+            #expect(r.json["field"] as? String == "table")
         }
     }
 
