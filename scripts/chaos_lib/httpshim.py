@@ -131,8 +131,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rule and rule["action"] == "delay":
             threading.Event().wait(rule.get("ms", 1000) / 1000.0)
         if rule and rule["action"] == "replace":
-            replacement = base64.b64decode(rule["body_b64"])
-            self._forward("PUT", self.path.split("?")[0], replacement, {"content-type": "application/octet-stream"})
+            self._replace(base64.b64decode(rule["body_b64"]))
         status, headers, data = self._forward(self.command, self.path, body, dict(self.headers))
         if rule and rule["action"] == "forward_then":
             self._send(rule.get("status", 200), rule.get("body", "").encode(), list(rule.get("headers", {}).items()))
@@ -158,6 +157,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self._send(status, data, [(k, v) for k, v in headers
                                   if k.lower() not in ("content-length", "transfer-encoding", "connection")])
+
+    def _replace(self, data):
+        """Overwrites the (path-style) object with `data`, signed as S3 expects, so its ETag changes."""
+        import boto3
+        bucket, _, key = urllib.parse.unquote(self.path.split("?")[0]).lstrip("/").partition("/")
+        up = self.server.state.upstream
+        s3 = boto3.client("s3", endpoint_url="%s://%s" % (up.scheme, up.netloc), region_name="us-east-1",
+                          aws_access_key_id="chaos", aws_secret_access_key="chaos")
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
 
     def _forward(self, method, path, body, headers):
         up = self.server.state.upstream

@@ -196,8 +196,7 @@ def ambiguous_insert(ctx):
         clickhouse = ctx.servers.clickhouse(version)
         data = Dataset(ctx, clickhouse, moto, "ambiguous%s" % version, 5)
         proxy = Proxy(ctx, clickhouse.port, name="ch-proxy-%s" % version)
-        from harness import ClickHouse
-        via = ClickHouse(clickhouse.name, clickhouse.directory, proxy.port)
+        via = fronted(ctx, clickhouse, proxy.port)
         sluice = loader_sluice(ctx, "ambiguous%s" % version, via, moto.endpoint,
                                {"domains": {"chaos": {"batch_min": 5, "batch_max": 10}}, "loader": {"batch_wait_s": 2}})
         sluice.start()
@@ -300,8 +299,7 @@ def sigterm_loads(ctx):
     clickhouse = ctx.servers.clickhouse("26")
     data = Dataset(ctx, clickhouse, moto, "termloads", 40)
     proxy = Proxy(ctx, clickhouse.port, name="ch-proxy")
-    from harness import ClickHouse
-    via = ClickHouse(clickhouse.name, clickhouse.directory, proxy.port)
+    via = fronted(ctx, clickhouse, proxy.port)
     sluice = loader_sluice(ctx, "termloads", via, moto.endpoint, {"loader": {"workers": 4, "shutdown_grace_s": 2},
                                                                     "domains": {"chaos": {"batch_max": 2}}})
     sluice.start()
@@ -343,19 +341,26 @@ def fault_case(ctx, label, version, make_fault, config=None, expect=None, table=
     return sluice, data, event
 
 
-def proxied(ctx, clickhouse, name="ch-proxy", **rule):
+def fronted(ctx, clickhouse, port):
+    """The server seen through a proxy or shim on `port`; its sentinel user is set up on the server itself."""
     from harness import ClickHouse
+    clickhouse.ensure_user(ctx.sentinels.ch_user, ctx.sentinels.ch_password)
+    via = ClickHouse(clickhouse.name, clickhouse.directory, port)
+    via.users = dict(clickhouse.users)
+    return via
+
+
+def proxied(ctx, clickhouse, name="ch-proxy", **rule):
     proxy = Proxy(ctx, clickhouse.port, name=name)
     if rule:
         proxy.rule(**rule)
-    return proxy, ClickHouse(clickhouse.name, clickhouse.directory, proxy.port)
+    return proxy, fronted(ctx, clickhouse, proxy.port)
 
 
 def shimmed(ctx, clickhouse, rules, name="ch-shim"):
-    from harness import ClickHouse
     shim = HTTPShim(ctx, upstream=clickhouse.url, name=name)
     shim.rules(rules)
-    return shim, ClickHouse(clickhouse.name, clickhouse.directory, shim.port)
+    return shim, fronted(ctx, clickhouse, shim.port)
 
 
 def intake_while_failing(sluice, n=20):
@@ -487,25 +492,37 @@ def ch_no_retry(ctx):
     return "; ".join(figures)
 
 
+STREAMED_EXCEPTION = {
+    # 26.9 frames an exception raised after the response started with __exception__ lines and a random tag.
+    "26": ("\r\n__exception__\r\nqwertyuiopasdfgh\r\nCode: 159. DB::Exception: Timeout exceeded: elapsed 300.1 seconds, "
+           "maximum: 300. (TIMEOUT_EXCEEDED) (version 26.9.2.1)\n110 qwertyuiopasdfgh\r\n__exception__\r\n"),
+    # 18.16 appends the exception as the last line.
+    "18": "\nCode: 159, e.displayText() = DB::Exception: Timeout exceeded: elapsed 300.1 seconds, maximum: 300, e.what() = DB::Exception\n",
+}
+
+
 @scenario("ch-exception-in-200", quick=True,
           summary="an exception inside a 200 response counts as a failure: retried, then loaded exactly once")
 def ch_exception_in_200(ctx):
     require_loader(ctx)
-
-    def fault(clickhouse):
-        shim, via = shimmed(ctx, clickhouse, [{"match": r"(?s)^POST .*INSERT INTO", "action": "forward_then", "times": 1,
-                                                "status": 200, "body": "Code: 159. DB::Exception: Timeout exceeded: elapsed 300.1 seconds. (TIMEOUT_EXCEEDED)\n"}])
-        return via
-    sluice, data, event = fault_case(ctx, "ch-exception-200", "26", fault)
-    wait_terminal(sluice, [event["id"]], 90)
-    entry = history(sluice, event["id"])
-    sluice.stop()
-    if entry["status"] != "loaded":
-        raise Fail("expected loaded after a retry, got %s %s" % (entry["status"], entry.get("last_error")))
-    if entry["attempts"] < 2:
-        raise Fail("the 200 carrying an exception was taken for success (%d attempt)" % entry["attempts"])
-    return "first insert answered 200 + Code 159: counted as a failure, attempts %d, %s" % (
-        entry["attempts"], data.check_exactly_once(data.keys))
+    figures = []
+    for version in ("18", "26"):
+        def fault(clickhouse):
+            shim, via = shimmed(ctx, clickhouse, [{"match": r"(?s)^POST .*INSERT INTO", "action": "forward_then", "times": 1,
+                                                    "status": 200, "body": STREAMED_EXCEPTION[version]}], name="ch-shim-%s" % version)
+            return via
+        sluice, data, event = fault_case(ctx, "ch-exception-200-%s" % version, version, fault, table="exc200_%s" % version)
+        wait_terminal(sluice, [event["id"]], 90)
+        entry = history(sluice, event["id"])
+        sluice.stop()
+        if entry["status"] != "loaded":
+            raise Fail("ClickHouse %s: expected loaded after a retry, got %s %s" % (version, entry["status"], entry.get("last_error")))
+        if entry["attempts"] < 2:
+            raise Fail("ClickHouse %s: an insert answered 200 with a streamed exception (%s form) was taken for success "
+                       "(%d attempt, file marked loaded)" % (version, "__exception__" if version == "26" else "e.displayText()", entry["attempts"]))
+        figures.append("ClickHouse %s form: counted as a failure (%s), attempts %d, %s" % (
+            version, entry.get("last_error_code"), entry["attempts"], data.check_exactly_once(data.keys)))
+    return "; ".join(figures)
 
 
 # MARK: S3 faults
@@ -556,6 +573,17 @@ def s3_faults(ctx):
     for name in ("slowdown", "truncated"):
         if counts.get(keys[name]) != data.rows:
             problems.append("%s: %s rows instead of %d" % (name, counts.get(keys[name]), data.rows))
+    # The replacing version's own event loads the new content, once.
+    head = moto.s3.head_object(Bucket=BUCKET, Key=keys["replaced"])
+    second = object_event(keys["replaced"], size=head["ContentLength"], etag=head["ETag"].strip('"'))
+    post_all(sluice, [second])
+    wait_terminal(sluice, [second["id"]], 60)
+    counts = data.counts()
+    if counts.get(keys["replaced"] + "#v2") != data.rows or counts.get(keys["replaced"]):
+        problems.append("replaced: the new version's event gave %s rows of v2 and %s of v1" % (
+            counts.get(keys["replaced"] + "#v2"), counts.get(keys["replaced"])))
+    else:
+        figures.append("the new version's own event: loaded once")
     sluice.stop()
     if problems:
         raise Fail("; ".join(problems) + " || " + "; ".join(figures))
