@@ -13,7 +13,7 @@ public import SluiceCore
 /// | `clickhouse.password` | string, **secret** | empty | sent as `X-ClickHouse-Key`; never printed or logged |
 /// | `clickhouse.tls_verify` | bool | `true` | verify an https server's certificate and host name |
 /// | `clickhouse.block_rows` | int | `65536` | most rows per Native block sent |
-/// | `clickhouse.block_bytes` | int | `16777216` | about the most bytes per Native block sent |
+/// | `clickhouse.block_bytes` | int | `4194304` | about the most bytes per Native block sent (the server squashes blocks into parts itself; smaller blocks keep the loader's memory low) |
 /// | `clickhouse.match_case_insensitive` | bool | `false` | match file columns to table columns ignoring ASCII case |
 /// | `clickhouse.parquet_passthrough` | bool | `false` | let servers that can (19.15+) decode the Parquet file themselves |
 /// | `clickhouse.connect_timeout_s` | number | `5` | TCP and TLS connect timeout |
@@ -84,7 +84,7 @@ public struct LoadConfiguration: Sendable, Hashable {
         clickhousePassword = ""
         clickhouseTLSVerify = true
         blockRows = 65536
-        blockBytes = 16 << 20
+        blockBytes = 4 << 20
         matchCaseInsensitive = false
         parquetPassthrough = false
         connectTimeoutSeconds = 5

@@ -27,7 +27,7 @@ struct LoadConfigurationTests {
         #expect(configuration.clickhousePassword == "")
         #expect(configuration.clickhouseTLSVerify)
         #expect(configuration.blockRows == 65536)
-        #expect(configuration.blockBytes == 16 << 20)
+        #expect(configuration.blockBytes == 4 << 20)
         #expect(!configuration.matchCaseInsensitive)
         #expect(!configuration.parquetPassthrough)
         #expect(configuration.connectTimeoutSeconds == 5)
