@@ -274,7 +274,7 @@ public final class LoadScheduler: Service, Sendable {
 
     /// Applies a batch's result: metrics for what loaded, and the retry policy for what failed.
     func apply(_ result: BatchLoadResult, to batch: ClaimedBatch, logger: Logger, elapsed: Duration) async throws {
-        let domain = batch.entries[0].domain
+        guard let domain = batch.entries.first?.domain else { return }
         let table = batch.target.description
         let current = now()
         if !result.loaded.isEmpty {
