@@ -299,6 +299,9 @@ class ClickHouse:
                 with open(users_xml + ".tmp", "w") as f:
                     f.write(text)
                 os.replace(users_xml + ".tmp", users_xml)
+                # The server notices a change by modification time in whole seconds: make it differ.
+                later = time.time() + 2
+                os.utime(users_xml, (later, later))
             # 18.16 rereads users.xml within a few seconds.
             wait_for(lambda: self.query("SELECT 1", user=user, password=password, check=False).strip() == "1",
                      30, 0.5, "ClickHouse 18.16 to load the chaos user")

@@ -672,7 +672,7 @@ def sqs_visibility(ctx):
     data = Dataset(ctx, clickhouse, moto, "sqsvis", 1)
     url, _ = sqs_queue(moto, "chaos-vis-%d" % random.getrandbits(16))
     proxy, via = proxied(ctx, clickhouse, latency_ms=45000, latency_direction="down", match=r"INSERT", times=1)
-    sluice = loader_sluice(ctx, "sqsvis", via, moto.endpoint, {
+    sluice = loader_sluice(ctx, "sqsvis", via, moto.endpoint, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint}, config={
         "sqs": {"queue_urls": [url], "wait_time_s": 1, "visibility_timeout_s": 30, "extend_interval_s": 5},
         "clickhouse": {"request_timeout_s": 120}, "loader": {"processing_timeout_s": 300}})
     sluice.start()
@@ -707,8 +707,8 @@ def sqs_replicas(ctx):
     data = Dataset(ctx, clickhouse, moto, "sqsrep", n)
     url, _ = sqs_queue(moto, "chaos-rep-%d" % random.getrandbits(16))
     config = {"sqs": {"queue_urls": [url], "wait_time_s": 1, "visibility_timeout_s": 30, "extend_interval_s": 5, "max_messages": 2}}
-    a = loader_sluice(ctx, "replica-a", clickhouse, moto.endpoint, config)
-    b = loader_sluice(ctx, "replica-b", clickhouse, moto.endpoint, config)
+    a = loader_sluice(ctx, "replica-a", clickhouse, moto.endpoint, config, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint})
+    b = loader_sluice(ctx, "replica-b", clickhouse, moto.endpoint, config, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint})
     a.start()
     b.start()
     for key in data.keys:
@@ -733,7 +733,7 @@ def sqs_poison(ctx):
     clickhouse = ctx.servers.clickhouse("26")
     data = Dataset(ctx, clickhouse, moto, "sqspoison", 1)
     url, dlq = sqs_queue(moto, "chaos-poison-%d" % random.getrandbits(16), max_receives=2)
-    sluice = loader_sluice(ctx, "sqspoison", clickhouse, moto.endpoint, {
+    sluice = loader_sluice(ctx, "sqspoison", clickhouse, moto.endpoint, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint}, config={
         "sqs": {"queue_urls": [url], "wait_time_s": 1, "visibility_timeout_s": 30, "extend_interval_s": 5}})
     sluice.start()
     moto.sqs.send_message(QueueUrl=url, MessageBody='{"bucket": "%s", "key": 42}' % BUCKET)
