@@ -137,6 +137,7 @@ let package = Package(
                 "SluiceCore", "SluiceIntake", "SluiceJournal", "SluiceMetrics", "SluiceScheduler", "AWS", "ClickHouse", "ClickHouseNative",
                 "Parquet", "ParquetClickHouse",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -252,9 +253,12 @@ let package = Package(
         .testTarget(
             name: "SluiceLoaderTests",
             dependencies: [
-                "SluiceLoader", "SluiceJournal", "SluiceIntake", "SluiceCore", "AWS", "ClickHouse",
+                "SluiceLoader", "SluiceJournal", "SluiceIntake", "SluiceCore", "SluiceScheduler", "AWS", "ClickHouse",
+                "ClickHouseNative", "Parquet", "ParquetClickHouse",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -268,9 +272,11 @@ let package = Package(
         .testTarget(
             name: "SluiceCLITests",
             dependencies: [
-                "EventPattern",
+                "EventPattern", "AWS", "ClickHouse",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
