@@ -239,7 +239,8 @@ public enum EventDecoder {
             eventTime: time,
             eventID: id,
             correlationID: id.flatMap { CorrelationID.isValid($0) ? $0 : nil },
-            payload: value.serializedString
+            payload: value.serializedString,
+            event: value
         ), path: path)
     }
 

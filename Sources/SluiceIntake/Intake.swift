@@ -124,7 +124,11 @@ public struct Intake: Sendable {
             let matched: Bool
             switch object.source {
             case .eventBridge:
-                matched = pattern.matches(try eventJSON(object))
+                if let event = object.event {
+                    matched = pattern.matches(event)
+                } else {
+                    matched = pattern.matches(try eventJSON(object))
+                }
             default:
                 matched = (object.size == nil ? sizeAgnosticPattern : pattern).matches(object.eventBridgeShape)
             }

@@ -38,12 +38,14 @@ public struct ObjectCreated: Sendable, Hashable {
     public var declaredPartition: String?
     /// The event exactly as received (compact JSON), kept for the journal and dead letters.
     public var payload: String
+    /// The event as parsed, for EventBridge events (what the intake pattern is matched against).
+    public var event: JSONValue?
 
     public init(
         source: EventSource, bucket: String, key: String, size: Int64? = nil, etag: String? = nil,
         versionID: String? = nil, sequencer: String? = nil, eventTime: String? = nil, eventID: String? = nil,
         correlationID: String? = nil, eventName: String? = nil, declaredDomain: String? = nil,
-        declaredTable: String? = nil, declaredPartition: String? = nil, payload: String
+        declaredTable: String? = nil, declaredPartition: String? = nil, payload: String, event: JSONValue? = nil
     ) {
         self.source = source
         self.bucket = bucket
@@ -60,6 +62,7 @@ public struct ObjectCreated: Sendable, Hashable {
         self.declaredTable = declaredTable
         self.declaredPartition = declaredPartition
         self.payload = payload
+        self.event = event
     }
 
     /// What identifies this object version for duplicate detection: the version id when the bucket is

@@ -10,7 +10,10 @@ extension Journal {
                 return nil
             }
             let entry = JournalEntry(row: row)
-            let history = try Row.fetchAll(
+            // Acceptance is not written as a history row (it would cost every intake insert); it is the entry's
+            // receive time.
+            let accepted = HistoryRecord(at: entry.receivedAt, from: .received, to: .queued, event: EntryEvent.accept.rawValue, code: nil, message: nil)
+            let history = try [accepted] + Row.fetchAll(
                 db, sql: "SELECT * FROM history WHERE entry_id = ? ORDER BY rowid", arguments: [entry.id]
             ).map { r in
                 HistoryRecord(

@@ -289,75 +289,90 @@ public final class Journal: Service, Sendable {
     private static func insert(
         _ db: Database, files: [QueuedFile], now: Int64, pending: inout [String: Int], maxPending: Int, domainLimits: [String: Int]
     ) throws -> (EnqueueResult, [String: Int]) {
-        var outcomes: [EnqueueOutcome?] = Array(repeating: nil, count: files.count)
-        var fresh: [Int] = []
-        var seenInRequest: [String: Int] = [:]
-        for (i, file) in files.enumerated() {
-            if let deliveryKey = file.deliveryKey {
-                if let row = try Row.fetchOne(
-                    db, sql: "SELECT correlation_id, state FROM entries WHERE delivery_key = ?", arguments: [deliveryKey]
-                ) {
-                    outcomes[i] = .duplicate(
-                        correlationID: file.correlationID,
-                        existingCorrelationID: row["correlation_id"],
-                        state: EntryState(rawValue: row["state"]) ?? .queued
-                    )
-                    continue
-                }
-                if let earlier = seenInRequest[deliveryKey] {
-                    outcomes[i] = .duplicate(correlationID: file.correlationID, existingCorrelationID: files[earlier].correlationID, state: .queued)
-                    continue
-                }
-                seenInRequest[deliveryKey] = i
-            }
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT correlation_id, state FROM entries WHERE correlation_id = ?", arguments: [file.correlationID]
-            ) {
-                outcomes[i] = .duplicate(
-                    correlationID: file.correlationID,
-                    existingCorrelationID: row["correlation_id"],
-                    state: EntryState(rawValue: row["state"]) ?? .queued
-                )
-                continue
-            }
-            fresh.append(i)
-        }
+        var requested: [String: Int] = [:]
+        for f in files { requested[f.domain, default: 0] += 1 }
+        let total = pending.values.reduce(0, +)
+        let roomForAll = total + files.count <= maxPending
+            && requested.allSatisfy { domain, n in domainLimits[domain].map { pending[domain, default: 0] + n <= $0 } ?? true }
+        // Near a limit, duplicates (which need no room) must be known before deciding; otherwise insert at once
+        // and let the unique indexes find the duplicates.
+        let fresh = roomForAll ? Array(files.indices) : try freshIndices(db, files)
         var added: [String: Int] = [:]
         for i in fresh { added[files[i].domain, default: 0] += 1 }
-        let total = pending.values.reduce(0, +)
-        let newCount = fresh.count
-        if newCount > 0, total + newCount > maxPending {
-            return (.full(reason: "the journal holds \(total) pending entries; its limit is \(maxPending)"), [:])
-        }
-        for (domain, n) in added {
-            if let limit = domainLimits[domain], pending[domain, default: 0] + n > limit {
-                return (.full(reason: "domain \(domain) has \(pending[domain, default: 0]) pending entries; its budget is \(limit)"), [:])
+        if !roomForAll {
+            if !fresh.isEmpty, total + fresh.count > maxPending {
+                return (.full(reason: "the journal holds \(total) pending entries; its limit is \(maxPending)"), [:])
+            }
+            for (domain, n) in added {
+                if let limit = domainLimits[domain], pending[domain, default: 0] + n > limit {
+                    return (.full(reason: "domain \(domain) has \(pending[domain, default: 0]) pending entries; its budget is \(limit)"), [:])
+                }
             }
         }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO entries (correlation_id, delivery_key, source, bucket, object_key, size, etag, version_id,
+                sequencer, event_time, event_id, domain, table_name, partition, target_database, target_table,
+                priority, state, attempts, received_at, updated_at, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)
+            ON CONFLICT DO NOTHING RETURNING id
+            """)
+        var outcomes: [EnqueueOutcome?] = Array(repeating: nil, count: files.count)
+        var inserted: [String: Int] = [:]
         for i in fresh {
             let f = files[i]
-            try db.execute(
-                sql: """
-                    INSERT INTO entries (correlation_id, delivery_key, source, bucket, object_key, size, etag, version_id,
-                        sequencer, event_time, event_id, domain, table_name, partition, target_database, target_table,
-                        priority, state, attempts, received_at, updated_at, payload)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)
-                    """,
-                arguments: [
-                    f.correlationID, f.deliveryKey, f.source.rawValue, f.bucket, f.key, f.size, f.etag, f.versionID,
-                    f.sequencer, f.eventTime, f.eventID, f.domain, f.parsedKey.table, f.parsedKey.partitionPath,
-                    f.target.database, f.target.table, f.priority.rank, now, now, f.payload,
-                ]
-            )
-            let id = db.lastInsertedRowID
-            try db.execute(
-                sql: "INSERT INTO history (entry_id, at, from_state, to_state, event) VALUES (?, ?, 'received', 'queued', 'accept')",
-                arguments: [id, now]
-            )
-            outcomes[i] = .queued(correlationID: f.correlationID, entryID: id)
+            statement.setUncheckedArguments([
+                f.correlationID, f.deliveryKey, f.source.rawValue, f.bucket, f.key, f.size, f.etag, f.versionID,
+                f.sequencer, f.eventTime, f.eventID, f.domain, f.parsedKey.table, f.parsedKey.partitionPath,
+                f.target.database, f.target.table, f.priority.rank, now, now, f.payload,
+            ])
+            if let id = try Int64.fetchOne(statement) {
+                outcomes[i] = .queued(correlationID: f.correlationID, entryID: id)
+                inserted[f.domain, default: 0] += 1
+            }
         }
-        for (domain, n) in added { pending[domain, default: 0] += n }
-        return (.accepted(outcomes.map { $0! }), added)
+        for i in files.indices where outcomes[i] == nil {
+            outcomes[i] = try existing(db, files[i])
+        }
+        for (domain, n) in inserted { pending[domain, default: 0] += n }
+        return (.accepted(outcomes.map { $0! }), inserted)
+    }
+
+    /// The files of a request that are not already in the journal (nor repeated earlier in the request).
+    private static func freshIndices(_ db: Database, _ files: [QueuedFile]) throws -> [Int] {
+        var fresh: [Int] = []
+        var seen = Set<String>()
+        var seenIDs = Set<String>()
+        for (i, file) in files.enumerated() {
+            if let key = file.deliveryKey {
+                guard seen.insert(key).inserted,
+                    try Int.fetchOne(db, sql: "SELECT 1 FROM entries WHERE delivery_key = ?", arguments: [key]) == nil
+                else { continue }
+            }
+            guard seenIDs.insert(file.correlationID).inserted,
+                try Int.fetchOne(db, sql: "SELECT 1 FROM entries WHERE correlation_id = ?", arguments: [file.correlationID]) == nil
+            else { continue }
+            fresh.append(i)
+        }
+        return fresh
+    }
+
+    /// The entry a file duplicates: the same object version, or the same correlation id.
+    private static func existing(_ db: Database, _ file: QueuedFile) throws -> EnqueueOutcome {
+        var row: Row?
+        if let key = file.deliveryKey {
+            row = try Row.fetchOne(db, sql: "SELECT correlation_id, state FROM entries WHERE delivery_key = ?", arguments: [key])
+        }
+        if row == nil {
+            row = try Row.fetchOne(db, sql: "SELECT correlation_id, state FROM entries WHERE correlation_id = ?", arguments: [file.correlationID])
+        }
+        guard let row else {
+            throw JournalError(.corrupt, "entry \(file.correlationID) was neither inserted nor found")
+        }
+        return .duplicate(
+            correlationID: file.correlationID,
+            existingCorrelationID: row["correlation_id"],
+            state: EntryState(rawValue: row["state"]) ?? .queued
+        )
     }
 
     private static func insertInvalid(_ db: Database, _ invalid: InvalidPayload, now: Int64) throws -> Int64 {

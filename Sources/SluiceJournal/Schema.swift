@@ -108,6 +108,10 @@ enum JournalSchema {
             // Failed attempts, which the retry policy counts (claims interrupted by a restart do not count).
             try db.execute(sql: "ALTER TABLE entries ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v5-leaner-intake") { db in
+            // Every index costs each intake insert; the retention purge scans instead.
+            try db.execute(sql: "DROP INDEX IF EXISTS entries_updated")
+        }
         return migrator
     }
 }

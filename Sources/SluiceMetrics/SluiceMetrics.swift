@@ -1,4 +1,5 @@
 public import Prometheus
+import Synchronization
 
 /// Every metric Sluice exports, in one place: names in snake_case with their unit, and bounded label sets
 /// (source, outcome, domain, table, code, priority, route, method, status). A key, path or id is never a
@@ -7,6 +8,8 @@ public import Prometheus
 /// One instance owns one Prometheus registry; `GET /metrics` renders it with ``render()``.
 public final class SluiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// The intake counters, looked up once per label pair (intake counts every event).
+    private let eventCounters = Mutex<[String: Counter]>([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -35,8 +38,14 @@ public final class SluiceMetrics: Sendable {
 
     /// Counts events by source (`eventbridge`, `s3_notification`, `sqs_message`, `manual`) and outcome.
     public func eventReceived(source: String, outcome: String, count: Int = 1) {
-        registry.makeCounter(descriptor: Self.eventsReceived, labels: [("source", source), ("outcome", outcome)])
-            .increment(by: Int64(count))
+        let key = source + "\u{1F}" + outcome
+        let counter = eventCounters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = registry.makeCounter(descriptor: Self.eventsReceived, labels: [("source", source), ("outcome", outcome)])
+            cache[key] = c
+            return c
+        }
+        counter.increment(by: Int64(count))
     }
 
     static let durationBuckets: [Duration] = [
