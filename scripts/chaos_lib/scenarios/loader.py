@@ -671,13 +671,13 @@ def sqs_visibility(ctx):
     clickhouse = ctx.servers.clickhouse("26")
     data = Dataset(ctx, clickhouse, moto, "sqsvis", 1)
     url, _ = sqs_queue(moto, "chaos-vis-%d" % random.getrandbits(16))
-    proxy, via = proxied(ctx, clickhouse, latency_ms=45000, latency_direction="down", match=r"INSERT", times=1)
+    shim, via = shimmed(ctx, clickhouse, [{"match": r"(?s)^POST .*INSERT INTO", "action": "delay", "ms": 45000, "times": 1}])
     sluice = loader_sluice(ctx, "sqsvis", via, moto.endpoint, env={"AWS_ENDPOINT_URL_SQS": moto.endpoint}, config={
         "sqs": {"queue_urls": [url], "wait_time_s": 1, "visibility_timeout_s": 30, "extend_interval_s": 5},
         "clickhouse": {"request_timeout_s": 120}, "loader": {"processing_timeout_s": 300}})
     sluice.start()
     moto.sqs.send_message(QueueUrl=url, MessageBody=sqs_message(data, data.keys[0]))
-    wait_for(lambda: proxy.state()["stats"]["armed"] >= 1, 60, 0.2, "the insert to start")
+    wait_for(lambda: any("INSERT" in r["path"] for r in shim.requests()), 60, 0.2, "the insert to start")
     visible_seen = 0
     hidden_seen = 0
     t0 = time.monotonic()
@@ -718,6 +718,15 @@ def sqs_replicas(ctx):
     by_a = len(a.entries("state = 'loaded'"))
     wait_for(lambda: len(data.counts()) == n or None, 240, 1, "every file to be loaded by replica B")
     wait_for(lambda: queue_counts(moto, url) == (0, 0), 120, 1, "the queue to drain")
+    loaded_a = {e["object_key"] for e in a.entries("state = 'loaded'")}
+    loaded_b = {e["object_key"] for e in b.entries("state = 'loaded'")}
+    both = loaded_a & loaded_b
+    if both:
+        counts = data.counts()
+        raise Fail("%d files loaded by both replicas (A committed them, was killed before deleting their messages, "
+                   "SQS redelivered them to B, whose journal had never seen them): %d with %s rows instead of %d; "
+                   "A loaded %d, B %d" % (len(both), sum(1 for k in both if counts.get(k, 0) != data.rows),
+                                         sorted({counts.get(k) for k in both}), data.rows, len(loaded_a), len(loaded_b)))
     result = data.check_exactly_once(data.keys)
     by_b = len(b.entries("state = 'loaded'"))
     b.stop()
