@@ -91,6 +91,6 @@ public struct IntakeConfiguration: Sendable {
 
     /// The domain whose prefix the key starts with.
     public func domain(forKey key: String) -> DomainConfiguration? {
-        domains.first { key.hasPrefix($0.prefix) }
+        domains.first { key.utf8.starts(with: $0.prefix.utf8) }
     }
 }

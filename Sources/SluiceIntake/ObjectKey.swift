@@ -49,11 +49,13 @@ public struct ParsedKey: Sendable, Hashable, Codable {
         guard key.utf8.count <= 1024 else {
             throw .invalidEvent("object key is longer than S3's 1024-byte limit", field: field)
         }
-        guard key.hasPrefix(prefix) else {
+        // Keys are compared and split by Unicode scalars (as S3 and the pattern see them), not by grapheme
+        // clusters: "/" or "=" followed by a combining mark is still a separator.
+        guard key.utf8.starts(with: prefix.utf8) else {
             throw .invalidEvent("object key \"\(key)\" does not start with domain prefix \"\(prefix)\"", field: field)
         }
-        let rest = key.dropFirst(prefix.count)
-        let segments = rest.split(separator: "/", omittingEmptySubsequences: false)
+        let rest = key.unicodeScalars.dropFirst(prefix.unicodeScalars.count)
+        let segments = rest.split(separator: "/", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         guard segments.count >= 2 else {
             throw .invalidEvent(
                 "object key \"\(key)\" does not have the layout \(prefix)<table>/[<k=v>/…]<file>",
@@ -72,13 +74,14 @@ public struct ParsedKey: Sendable, Hashable, Codable {
         }
         var partitions: [Partition] = []
         for segment in segments[1..<(segments.count - 1)] {
-            guard let eq = segment.firstIndex(of: "="), eq != segment.startIndex else {
+            let scalars = segment.unicodeScalars
+            guard let eq = scalars.firstIndex(of: "="), eq != scalars.startIndex else {
                 throw .invalidEvent(
                     "segment \"\(segment)\" of key \"\(key)\" is not a k=v partition",
                     field: field
                 )
             }
-            let name = HiveEscaping.unescape(segment[..<eq])
+            let name = HiveEscaping.unescape(String(String.UnicodeScalarView(scalars[..<eq])))
             guard Identifier.isValid(name) else {
                 throw .invalidEvent(
                     "partition name \"\(name)\" of key \"\(key)\" is not a valid column name",
@@ -88,7 +91,8 @@ public struct ParsedKey: Sendable, Hashable, Codable {
             if partitions.contains(where: { $0.name == name }) {
                 throw .invalidEvent("partition \"\(name)\" appears twice in key \"\(key)\"", field: field)
             }
-            partitions.append(Partition(name: name, value: HiveEscaping.unescape(segment[segment.index(after: eq)...])))
+            let value = String(String.UnicodeScalarView(scalars[scalars.index(after: eq)...]))
+            partitions.append(Partition(name: name, value: HiveEscaping.unescape(value)))
         }
         return ParsedKey(domain: domain, table: table, partitions: partitions, fileName: String(segments[segments.count - 1]))
     }

@@ -81,7 +81,11 @@ extension Journal {
 
     /// Queues a dead-lettered file again, with a fresh retry budget. Its load keeps its id, so a load that had
     /// already committed some partitions resumes instead of committing them twice.
-    public func replay(deadLetterID id: Int64) async throws -> ReplayOutcome {
+    ///
+    /// - Parameter restart: instead of resuming, forget the load's saved progress and load the file from scratch
+    ///   under a new load. For a load whose commit could not be verified (an `ambiguous` verdict), after an
+    ///   operator checked the table: rows that did reach it would be inserted again.
+    public func replay(deadLetterID id: Int64, restart: Bool = false) async throws -> ReplayOutcome {
         let now = clock()
         let (outcome, change) = try await pool.write { db -> (ReplayOutcome, (from: EntryState, to: EntryState, domain: String)?) in
             guard let row = try Row.fetchOne(db, sql: "SELECT entry_id, replayed_at, code FROM dead_letters WHERE id = ?", arguments: [id]) else {
@@ -93,7 +97,15 @@ extension Journal {
             if let replayed: Int64 = row["replayed_at"] {
                 throw JournalError(.illegalTransition, "dead letter \(id) was already replayed at \(replayed)")
             }
-            let change = try Journal.transition(db, id: entryID, event: .replay, at: now, code: nil, message: "replayed from dead letter \(id)")
+            let change = try Journal.transition(
+                db, id: entryID, event: .replay, at: now, code: nil,
+                message: restart ? "replayed from dead letter \(id), restarting its load from scratch" : "replayed from dead letter \(id)"
+            )
+            if restart, let loadID = try String.fetchOne(db, sql: "SELECT load_id FROM entries WHERE id = ?", arguments: [entryID]) {
+                try db.execute(sql: "UPDATE entries SET load_id = NULL WHERE id = ?", arguments: [entryID])
+                let others = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE load_id = ?", arguments: [loadID]) ?? 0
+                if others == 0 { try db.execute(sql: "DELETE FROM loads WHERE load_id = ?", arguments: [loadID]) }
+            }
             try db.execute(
                 sql: "UPDATE entries SET failures = 0, dead_letter_when_due = 0, next_attempt_at = NULL WHERE id = ?", arguments: [entryID]
             )

@@ -17,7 +17,7 @@ extension Journal {
                     """,
                 arguments: [entryID, now]
             ) else { return (nil, nil) }
-            let loadID: String = row["load_id"] ?? "b\(entryID)"
+            let loadID: String = row["load_id"] ?? Journal.newLoadID(head: entryID)
             try db.execute(sql: "UPDATE entries SET load_id = ? WHERE id = ?", arguments: [loadID, entryID])
             let change = try Journal.transition(db, id: entryID, event: .claim, at: now, code: nil, message: nil)
             let entries = try Journal.fetchEntries(db, ids: [entryID])

@@ -114,7 +114,7 @@ extension Journal {
                     db, sql: "SELECT id FROM entries WHERE load_id = ? AND \(ready) ORDER BY id", arguments: [existing, now]
                 )
             case .fresh(let domain, let database, let table, let head):
-                loadID = "b\(head)"
+                loadID = Journal.newLoadID(head: head)
                 let limit = max(1, policy.maxFiles[domain] ?? 1)
                 let rows = try Row.fetchAll(
                     db,
@@ -288,5 +288,14 @@ extension JournalEntry {
             loadID: row["load_id"],
             objectVersion: row["object_version"]
         )
+    }
+}
+
+extension Journal {
+    /// A new batch's load id: `b<id of its first entry>x<random>`. It is stored on the entries when the batch is
+    /// first claimed and kept across retries and restarts; the random part keeps a load restarted from scratch
+    /// apart from the one it replaces.
+    static func newLoadID(head: Int64) -> String {
+        "b\(head)x\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 }

@@ -129,7 +129,8 @@ extension RouteDependencies {
     func replayDeadLetter(_ request: Request, id: String) async throws -> Response {
         try authenticate(request)
         guard let n = Int64(id) else { throw APIError.notFound("no dead letter \(id)") }
-        switch try await journal.replay(deadLetterID: n) {
+        let restart = request.uri.queryParameters["restart"].map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        switch try await journal.replay(deadLetterID: n, restart: restart) {
         case .queued(let cid):
             onQueued()
             logger.info("dead letter replayed", metadata: ["correlation_id": "\(cid)", "dead_letter": "\(n)"])

@@ -89,3 +89,16 @@ struct ObjectKeyTests {
         #expect(custom.target(tableName: "prices") == TableReference(database: "warehouse", table: "market_prices"))
     }
 }
+
+@Suite("Object keys with combining marks")
+struct CombiningMarkKeyTests {
+    /// "=" or "/" followed by a combining mark is one grapheme cluster, but S3 and the pattern see the scalars.
+    @Test func separatorsAreFoundByScalar() throws {
+        let k = try ParsedKey.parse("market/prices/ds=\u{301}2025/part.parquet")
+        #expect(k.partitions == [.init(name: "ds", value: "\u{301}2025")])
+        let slash = try ParsedKey.parse("market/prices/\u{301}x.parquet")
+        #expect(slash.fileName == "\u{301}x.parquet")
+        let intake = IntakeConfiguration(bucket: "b-1")
+        #expect(intake.domain(forKey: "market/\u{301}prices/a.parquet")?.name == "market")
+    }
+}

@@ -68,3 +68,28 @@ struct BatchingTests {
         }
     }
 }
+
+@Suite("Replay")
+struct ReplayTests {
+    @Test func replayResumesTheSameLoadUnlessRestarted() async throws {
+        try await withJournal { journal in
+            _ = try await journal.enqueue([file("market/prices/a.parquet", correlationID: "r1"), file("market/prices/b.parquet", correlationID: "r2")])
+            let batch = try #require(try await journal.claimNext(maxFiles: ["market": 1]))
+            try await journal.saveLoadProgress(loadID: batch.loadID, target: batch.target, progress: [1, 2, 3])
+            try await journal.markFailed(ids: batch.entries.map(\.id), error: SluiceError(.databaseUnavailable, "ambiguous commit"), retryAt: nil)
+            let letter = try #require(try await journal.deadLetters().first)
+            #expect(try await journal.replay(deadLetterID: letter.id) == .queued(correlationID: "r1"))
+            let resumed = try #require(try await journal.claimNext(maxFiles: ["market": 1]))
+            #expect(resumed.loadID == batch.loadID)
+            #expect(try await journal.loadProgress(loadID: batch.loadID) == [1, 2, 3])
+
+            try await journal.markFailed(ids: resumed.entries.map(\.id), error: SluiceError(.databaseUnavailable, "ambiguous commit"), retryAt: nil)
+            let again = try #require(try await journal.deadLetters().first)
+            #expect(try await journal.replay(deadLetterID: again.id, restart: true) == .queued(correlationID: "r1"))
+            #expect(try await journal.loadProgress(loadID: batch.loadID) == nil)
+            let fresh = try #require(try await journal.claimNext(maxFiles: ["market": 1]))
+            #expect(fresh.entries.map(\.correlationID) == ["r1"])
+            #expect(fresh.loadID != batch.loadID)
+        }
+    }
+}
