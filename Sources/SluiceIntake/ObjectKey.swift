@@ -102,7 +102,7 @@ public struct ParsedKey: Sendable, Hashable, Codable {
 public enum HiveEscaping {
     /// Decodes `%XX` sequences; a malformed sequence is kept as it is (Hive does the same).
     public static func unescape<S: StringProtocol>(_ s: S) -> String {
-        guard s.contains("%") else { return String(s) }
+        guard s.utf8.contains(UInt8(ascii: "%")) else { return String(s) }
         return PercentDecoding.decode(s, plusIsSpace: false, strict: false) ?? String(s)
     }
 

@@ -40,4 +40,16 @@ struct ObjectKeyFuzzRegressionTests {
         }
         #expect(error?.message.contains("is not a valid table name") == true)
     }
+
+    /// crash-8e7f7683…: U+070F is a prepended concatenation mark, so `"\u{070F}%"` is one `Character` and a
+    /// `Character` search for `%` missed the escape: `\u{070F}%2F` came back undecoded.
+    @Test func hiveEscapingRoundTripsAfterAPrependedMark() {
+        #expect(HiveEscaping.escape("\u{070F}/") == "\u{070F}%2F")
+        #expect(HiveEscaping.unescape("\u{070F}%2F") == "\u{070F}/")
+    }
+
+    @Test func aPartitionValueWithAPrependedMarkIsDecoded() throws {
+        let parsed = try ParsedKey.parse("market/prices/k=\u{070F}%2F/part.parquet")
+        #expect(parsed.partitions == [ParsedKey.Partition(name: "k", value: "\u{070F}/")])
+    }
 }
