@@ -9,7 +9,6 @@ import Foundation
 import SluiceCore
 import SluiceIntake
 import SluiceLoader
-import SluiceScheduler
 import Synchronization
 
 /// Everything behind intake: the AWS and ClickHouse clients, the loaders, the SQS consumer, and the checks

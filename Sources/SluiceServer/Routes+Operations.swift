@@ -19,6 +19,16 @@ extension RouteDependencies {
         }
         try authenticate(request)
         let headerID = try headerCorrelationID(request)
+        // The query is checked before anything is queued: a bad parameter must not leave a load behind.
+        let query = request.uri.queryParameters
+        let wait = try Self.flag(query["wait"].map(String.init), name: "wait")
+        var timeout = 300.0
+        if let t = query["timeout_s"].map(String.init) {
+            guard let v = Double(t), v >= 0, v <= 3600 else {
+                throw APIError(status: 400, code: "bad_request", message: "timeout_s must be a number of seconds from 0 to 3600", field: "timeout_s")
+            }
+            timeout = v
+        }
         let json = try await jsonBody(request)
         guard json.objectValue != nil else { throw APIError(SluiceError.invalidEvent("expected a JSON object", field: "$"), retryAfter: 0) }
         var table: TableReference?
@@ -59,8 +69,7 @@ extension RouteDependencies {
             onQueued()
         }
         logger.info("manual load queued", metadata: ["correlation_id": "\(correlationID)", "table": "\(file.target)"])
-        let query = request.uri.queryParameters
-        guard query["wait"].map({ ["true", "1", "yes"].contains($0.lowercased()) }) == true else {
+        guard wait else {
             return Routes.json(
                 .object([
                     (key: "status", value: "queued"), (key: "correlation_id", value: .string(correlationID)),
@@ -69,13 +78,6 @@ extension RouteDependencies {
                 ]),
                 status: 202, correlationID: correlationID
             )
-        }
-        var timeout = 300.0
-        if let t = query["timeout_s"].map(String.init) {
-            guard let v = Double(t), v >= 0, v <= 3600 else {
-                throw APIError(status: 400, code: "bad_request", message: "timeout_s must be a number of seconds from 0 to 3600", field: "timeout_s")
-            }
-            timeout = v
         }
         let started = ContinuousClock.now
         guard let entry = try await journal.waitForOutcome(correlationID: correlationID, timeout: .milliseconds(Int(timeout * 1000))) else {
@@ -129,7 +131,7 @@ extension RouteDependencies {
     func replayDeadLetter(_ request: Request, id: String) async throws -> Response {
         try authenticate(request)
         guard let n = Int64(id) else { throw APIError.notFound("no dead letter \(id)") }
-        let restart = request.uri.queryParameters["restart"].map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        let restart = try Self.flag(request.uri.queryParameters["restart"].map(String.init), name: "restart")
         switch try await journal.replay(deadLetterID: n, restart: restart) {
         case .queued(let cid):
             onQueued()
@@ -145,9 +147,25 @@ extension RouteDependencies {
     func replayDeadLetters(_ request: Request) async throws -> Response {
         try authenticate(request)
         let json = try await jsonBody(request, allowEmpty: true)
+        guard let members = json.objectValue else {
+            throw APIError(SluiceError.invalidEvent("the body must be a JSON object", field: "$"), retryAfter: 0)
+        }
         var pairs: [(String, String)] = []
-        for (k, v) in json.objectValue ?? [] {
-            if let s = v.stringValue { pairs.append((k, s)) } else if let i = v.integerValue { pairs.append((k, String(i))) }
+        for (k, v) in members {
+            switch k {
+            case "limit":
+                guard let i = v.integerValue else {
+                    throw APIError(status: 400, code: "bad_request", message: "limit must be an integer from 1 to 1000", field: "limit")
+                }
+                pairs.append((k, String(i)))
+            case "code", "domain", "table", "since":
+                guard let s = v.stringValue else {
+                    throw APIError(status: 400, code: "bad_request", message: "\(k) must be a string", field: k)
+                }
+                pairs.append((k, s))
+            default:
+                continue
+            }
         }
         let filter = try deadLetterFilter(from: pairs, defaultLimit: 1000)
         var replayed: [JSONValue] = []
@@ -166,9 +184,21 @@ extension RouteDependencies {
         )
     }
 
+    /// A boolean query parameter: `true`/`1`/`yes` or `false`/`0`/`no`; absent is false.
+    static func flag(_ value: String?, name: String) throws -> Bool {
+        guard let value else { return false }
+        switch value {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw APIError(status: 400, code: "bad_request", message: "\(name) must be true or false", field: name)
+        }
+    }
+
     private func deadLetterFilter(from pairs: [(String, String)], defaultLimit: Int = 100) throws -> DeadLetterFilter {
         var filter = DeadLetterFilter(limit: defaultLimit)
-        for (key, value) in pairs where !value.isEmpty {
+        for (key, value) in pairs {
+            // An empty `domain` or `table` means "any"; an empty code, time or limit is a mistake.
+            if value.isEmpty, key != "code", key != "since", key != "limit" { continue }
             switch key {
             case "code":
                 guard ErrorCode(rawValue: value) != nil else {
@@ -178,9 +208,7 @@ extension RouteDependencies {
             case "domain": filter.domain = value
             case "table": filter.table = value
             case "since":
-                if let seconds = Double(value), seconds.isFinite, seconds >= 0, seconds < 1e11 {
-                    filter.since = Int64(seconds * 1000)
-                } else if let ms = TimeParsing.milliseconds(iso8601: value) {
+                if let ms = TimeParsing.milliseconds(since: value) {
                     filter.since = ms
                 } else {
                     throw APIError(status: 400, code: "bad_request", message: "since must be an ISO 8601 time or Unix seconds", field: "since")
@@ -235,13 +263,42 @@ enum DeadLetterJSON {
     }
 }
 
-/// Lenient RFC 3339 parsing for query parameters: `T`/`t`, `Z`/`z` or an offset, optional fraction.
+/// The `since` filter: Unix seconds (`1757500000`, at most three decimals) or a UTC time
+/// `YYYY-MM-DDTHH:MM:SSZ` on a real calendar day. Anything else is refused, not guessed at.
 enum TimeParsing {
-    static func milliseconds(iso8601 text: String) -> Int64? {
-        let upper = text.uppercased()
-        for style in [Date.ISO8601FormatStyle(includingFractionalSeconds: true), Date.ISO8601FormatStyle()] {
-            if let d = try? Date(upper, strategy: style) { return Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    static func milliseconds(since text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func digits(_ r: Range<Int>) -> Int? {
+            guard r.upperBound <= b.count, !r.isEmpty else { return nil }
+            var n = 0
+            for i in r {
+                guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+                n = n * 10 + Int(b[i] - 0x30)
+            }
+            return n
         }
-        return nil
+        if let dot = b.firstIndex(of: UInt8(ascii: ".")) ?? Optional(b.count), (1...10).contains(dot), let whole = digits(0..<dot) {
+            if dot == b.count { return Int64(whole) * 1000 }
+            let fraction = b.count - dot - 1
+            guard (1...3).contains(fraction), let f = digits(dot + 1..<b.count) else { return nil }
+            return Int64(whole) * 1000 + Int64(f * [100, 10, 1][fraction - 1])
+        }
+        guard b.count == 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b[19] == UInt8(ascii: "Z"),
+            let year = digits(0..<4), let month = digits(5..<7), let day = digits(8..<10),
+            let hour = digits(11..<13), let minute = digits(14..<16), let second = digits(17..<19),
+            (1...12).contains(month), hour < 24, minute < 60, second < 60
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard (1...monthDays).contains(day) else { return nil }
+        // Days from 1970-01-01 in the proleptic Gregorian calendar (the civil-from-days inverse).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return (Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)) * 1000
     }
 }

@@ -50,6 +50,54 @@ struct OperationsHTTPTests {
         }
     }
 
+    @Test func aBadQueryParameterIsRefusedBeforeAnythingIsQueued() async throws {
+        try await LiveServer.with { server in
+            let body = "{\"uri\":\"s3://\(LiveServer.bucket)/market/prices/ds=2025-09-10/part-9.parquet\"}"
+            for query in ["wait=maybe", "wait=true&timeout_s=-1", "timeout_s=abc"] {
+                let r = try await server.post("/v1/loads?\(query)", body)
+                #expect(r.status == 400, "\(query)")
+                #expect(r.json["field"] as? String == (query.hasPrefix("wait=maybe") ? "wait" : "timeout_s"))
+            }
+            #expect(try await server.app.journal.claimNext() == nil)
+            #expect(try await server.post("/v1/dlq/1/replay?restart=sometimes", "").status == 400)
+        }
+    }
+
+    @Test(arguments: [
+        ("/v1/dlq?since=", "since"), ("/v1/dlq?code=", "code"), ("/v1/dlq?limit=0", "limit"),
+        ("/v1/dlq?since=2129-10-24T01:45:54Z*", "since"), ("/v1/dlq?since=2025-02-29T00:00:00Z", "since"),
+        ("/v1/dlq?since=1e5", "since"), ("/v1/dlq?since=12345678901", "since"), ("/v1/dlq?since=1.2345", "since"),
+    ])
+    func badDeadLetterFiltersAre400(path: String, field: String) async throws {
+        try await LiveServer.with { server in
+            let r = try await server.request(.GET, path)
+            #expect(r.status == 400)
+            #expect(r.json["field"] as? String == field)
+        }
+    }
+
+    @Test func theSinceFilterTakesUnixSecondsOrUTCTimes() async throws {
+        try await LiveServer.with { server in
+            _ = try await server.post("/v1/events", "{not json")
+            for (since, count) in [("0", 1), ("1.5", 1), ("2024-02-29T23:59:59Z", 1), ("9999999999", 0), ("2999-12-31T00:00:00Z", 0)] {
+                let r = try await server.request(.GET, "/v1/dlq?since=\(since)")
+                #expect(r.status == 200, "\(since)")
+                #expect(r.json["count"] as? Int == count, "\(since)")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("{\"limit\":{}}", "limit"), ("{\"limit\":\"5\"}", "limit"), ("{\"since\":0}", "since"), ("{\"code\":[\"E003\"]}", "code"),
+    ])
+    func badBulkReplayBodiesAre400(body: String, field: String) async throws {
+        try await LiveServer.with { server in
+            let r = try await server.post("/v1/dlq/replay", body)
+            #expect(r.status == 400)
+            #expect(r.json["field"] as? String == field)
+        }
+    }
+
     @Test func aKeyOutsideEveryDomainNeedsATable() async throws {
         try await LiveServer.with { server in
             let r = try await server.post("/v1/loads", "{\"bucket\":\"data-pipeline-curated-dev\",\"key\":\"nowhere/a.parquet\"}")
