@@ -22,10 +22,11 @@ public struct AWSClients: Sendable {
         configuration: AWSConfiguration,
         environment: AWSEnvironment = .process,
         credentials: (any CredentialProvider)? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        observer: AWSHTTPTransport.RequestObserver? = nil
     ) {
         self.configuration = configuration
-        self.transport = AWSHTTPTransport(configuration: configuration.http)
+        self.transport = AWSHTTPTransport(configuration: configuration.http, observer: observer)
         self.sts = STSClient(configuration: configuration.sts, transport: self.transport, now: now)
         self.credentials = credentials
             ?? DefaultCredentialChain.make(environment: environment, transport: self.transport, sts: self.sts, now: now)

@@ -23,6 +23,11 @@ public final class ClickHouseClient: Sendable {
     let http: HTTPClient
     let logger: Logger
     let cache = Mutex(Cache())
+    let observer: RequestObserver?
+
+    /// Called once per request with its operation (`query`, `execute`, `insert`, `ping`), its outcome (`ok` or the
+    /// error's category name) and how long it took, for metrics. It must not block.
+    public typealias RequestObserver = @Sendable (_ operation: String, _ outcome: String, _ duration: Duration) -> Void
 
     struct Cache {
         var capabilities: ServerCapabilities?
@@ -33,9 +38,13 @@ public final class ClickHouseClient: Sendable {
     public static let maximumResponseBytes = 64 << 20
 
     /// Creates a client with its own connection pool, on `eventLoopGroup` or the shared default group.
-    public init(configuration: ClickHouseConfiguration, logger: Logger, eventLoopGroup: (any EventLoopGroup)? = nil) {
+    public init(
+        configuration: ClickHouseConfiguration, logger: Logger, eventLoopGroup: (any EventLoopGroup)? = nil,
+        observer: RequestObserver? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.observer = observer
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = configuration.tlsVerify ? .fullVerification : .none
@@ -69,14 +78,14 @@ public final class ClickHouseClient: Sendable {
     /// status rather than inside a 200 stream.
     public func execute(_ sql: String, settings: [String: String] = [:], queryID: String? = nil) async throws(ClickHouseError) {
         _ = try await send(
-            urlQuery: nil, body: .bytes(ByteBuffer(string: sql)), settings: ["wait_end_of_query": "1"].merging(settings) { $1 },
+            operation: "execute", urlQuery: nil, body: .bytes(ByteBuffer(string: sql)), settings: ["wait_end_of_query": "1"].merging(settings) { $1 },
             queryID: queryID, maxResponseBytes: Self.maximumResponseBytes)
     }
 
     /// Runs a query and returns its rows as TabSeparated fields (the query must not name a format).
     public func query(_ sql: String, settings: [String: String] = [:], queryID: String? = nil) async throws(ClickHouseError) -> [[String]] {
         let response = try await send(
-            urlQuery: nil, body: .bytes(ByteBuffer(string: sql + "\nFORMAT TabSeparated")),
+            operation: "query", urlQuery: nil, body: .bytes(ByteBuffer(string: sql + "\nFORMAT TabSeparated")),
             settings: ["wait_end_of_query": "1"].merging(settings) { $1 }, queryID: queryID,
             maxResponseBytes: Self.maximumResponseBytes)
         return TabSeparated.rows(response.body)
@@ -85,7 +94,7 @@ public final class ClickHouseClient: Sendable {
     /// Answers whether `/ping` says `Ok.`.
     public func ping() async throws(ClickHouseError) {
         let response = try await send(
-            path: "ping", urlQuery: nil, method: .GET, body: nil, settings: [:], queryID: nil, maxResponseBytes: 1024)
+            operation: "ping", path: "ping", urlQuery: nil, method: .GET, body: nil, settings: [:], queryID: nil, maxResponseBytes: 1024)
         guard String(decoding: response.body, as: UTF8.self).hasPrefix("Ok.") else {
             throw ClickHouseError(category: .server, httpStatus: response.status, message: "unexpected /ping answer")
         }
@@ -112,7 +121,7 @@ public final class ClickHouseClient: Sendable {
         let source = BodySource(body)
         do {
             let response = try await send(
-                urlQuery: statement, body: .stream(source, length: .unknown), settings: settings, queryID: queryID,
+                operation: "insert", urlQuery: statement, body: .stream(source, length: .unknown), settings: settings, queryID: queryID,
                 maxResponseBytes: 1 << 20)
             return InsertResult(writtenRows: response.writtenRows, queryID: response.queryID ?? queryID)
         } catch {
@@ -172,7 +181,29 @@ public final class ClickHouseClient: Sendable {
 
     /// Sends one request and returns the complete response of a successful one.
     func send(
-        path: String = "", urlQuery: String?, method: HTTPMethod = .POST, body: HTTPClientRequest.Body?,
+        operation: String, path: String = "", urlQuery: String?, method: HTTPMethod = .POST, body: HTTPClientRequest.Body?,
+        settings: [String: String], queryID: String?, maxResponseBytes: Int
+    ) async throws(ClickHouseError) -> Response {
+        guard let observer else {
+            return try await exchange(
+                path: path, urlQuery: urlQuery, method: method, body: body, settings: settings, queryID: queryID,
+                maxResponseBytes: maxResponseBytes)
+        }
+        let started = ContinuousClock.now
+        do {
+            let response = try await exchange(
+                path: path, urlQuery: urlQuery, method: method, body: body, settings: settings, queryID: queryID,
+                maxResponseBytes: maxResponseBytes)
+            observer(operation, "ok", ContinuousClock.now - started)
+            return response
+        } catch {
+            observer(operation, error.category.description, ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    private func exchange(
+        path: String, urlQuery: String?, method: HTTPMethod, body: HTTPClientRequest.Body?,
         settings: [String: String], queryID: String?, maxResponseBytes: Int
     ) async throws(ClickHouseError) -> Response {
         var parameters = configuration.settings.merging(settings) { $1 }

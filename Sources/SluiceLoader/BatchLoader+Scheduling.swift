@@ -1,6 +1,7 @@
 package import Logging
 package import SluiceJournal
 package import SluiceScheduler
+import ClickHouse
 import SluiceIntake
 
 extension BatchLoader: BatchLoading {

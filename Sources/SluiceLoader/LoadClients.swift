@@ -2,6 +2,7 @@ package import AWS
 package import ClickHouse
 package import Logging
 package import SluiceJournal
+package import SluiceMetrics
 
 /// The clients a loader needs, built from a ``LoadConfiguration``: the ClickHouse client and the object store (S3
 /// through the AWS clients, or local files for `sluice load --file`). The service and the CLI build them the same
@@ -18,17 +19,35 @@ package struct LoadClients: Sendable {
     ///
     /// - Parameter localFiles: read local files instead of S3 (no AWS client is made).
     /// - Throws: `ClickHouseConfigurationError` or `AWSError` (`InvalidConfiguration`) naming the bad key.
-    package init(configuration: LoadConfiguration, environment: AWSEnvironment = .process, localFiles: Bool = false, logger: Logger) throws {
+    /// - Parameter metrics: where S3 and ClickHouse request durations are recorded (`sluice_s3_request_duration_seconds`,
+    ///   `sluice_clickhouse_request_duration_seconds`).
+    package init(
+        configuration: LoadConfiguration, environment: AWSEnvironment = .process, localFiles: Bool = false, metrics: SluiceMetrics? = nil,
+        logger: Logger
+    ) throws {
         let clickhouseConfiguration = try configuration.makeClickHouseConfiguration()
         if localFiles {
             aws = nil
             objects = LocalFileObjectStore()
         } else {
-            let clients = AWSClients(configuration: try configuration.makeAWSConfiguration(environment: environment), environment: environment)
+            var observer: AWSHTTPTransport.RequestObserver?
+            if let metrics {
+                observer = { @Sendable service, operation, outcome, duration in
+                    if service == "s3" { metrics.s3Request(operation: operation, outcome: outcome, duration: duration) }
+                }
+            }
+            let clients = AWSClients(
+                configuration: try configuration.makeAWSConfiguration(environment: environment), environment: environment, observer: observer)
             aws = clients
             objects = S3ObjectStore(s3: clients.s3)
         }
-        clickhouse = ClickHouseClient(configuration: clickhouseConfiguration, logger: logger)
+        var clickhouseObserver: ClickHouseClient.RequestObserver?
+        if let metrics {
+            clickhouseObserver = { @Sendable operation, outcome, duration in
+                metrics.clickhouseRequest(operation: operation, outcome: outcome, duration: duration)
+            }
+        }
+        clickhouse = ClickHouseClient(configuration: clickhouseConfiguration, logger: logger, observer: clickhouseObserver)
     }
 
     /// A loader over these clients.

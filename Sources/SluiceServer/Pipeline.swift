@@ -24,7 +24,7 @@ public final class Pipeline: Sendable {
         let load = configuration.load
         let clients: LoadClients
         do {
-            clients = try LoadClients(configuration: load, logger: logger)
+            clients = try LoadClients(configuration: load, metrics: metrics, logger: logger)
         } catch {
             throw ConfigurationError(problems: [ConfigProblem(key: "clickhouse/s3", reason: "\(error)")])
         }

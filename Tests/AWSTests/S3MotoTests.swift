@@ -3,6 +3,7 @@ import AWSSigV4
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 
 /// S3 against the moto server (`SLUICE_TEST_S3_ENDPOINT`), signatures not verified.
@@ -237,7 +238,10 @@ struct S3MotoTests {
             "AWS_ACCESS_KEY_ID": "AKIDFROMENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_EC2_METADATA_DISABLED": "true",
         ])
         let configuration = try AWSConfiguration(values: ["s3.max_object_bytes": "1000000"], environment: environment)
-        let clients = AWSClients(configuration: configuration, environment: environment)
+        let seen = Mutex<[String]>([])
+        let clients = AWSClients(
+            configuration: configuration, environment: environment,
+            observer: { service, operation, outcome, _ in seen.withLock { $0.append("\(service) \(operation) \(outcome)") } })
         do {
             let bucket = TestServers.uniqueName("sluice-clients")
             try await clients.s3.createBucket(bucket, logger: self.logger)
@@ -247,6 +251,10 @@ struct S3MotoTests {
             #expect(try await clients.credentials.credentials(logger: self.logger).source == "environment")
             let queue = try await clients.sqs.createQueue(name: TestServers.uniqueName("sluice-clients"), logger: self.logger)
             #expect(queue.contains("eu-west-1") || queue.hasPrefix(endpoint))
+            await #expect(throws: AWSError.self) { try await clients.s3.headObject(bucket: bucket, key: "missing.parquet", logger: self.logger) }
+            #expect(seen.withLock { $0 }.filter { $0.hasPrefix("s3 ") } == [
+                "s3 CreateBucket ok", "s3 PutObject ok", "s3 HeadObject ok", "s3 GetObject ok", "s3 HeadObject client_error",
+            ])
             try await clients.shutdown()
         } catch {
             try? await clients.shutdown()

@@ -2,6 +2,7 @@ import ClickHouse
 import ClickHouseNative
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 
 @Suite("HTTP client against the real servers", .enabled(if: LiveServers.enabled, LiveServers.reason))
@@ -88,6 +89,22 @@ struct ClientLiveTests {
                 #expect(error.serverCode == 33)
             }
         }
+    }
+
+    @Test(arguments: LiveServers.names)
+    func theObserverSeesEveryRequestWithItsOutcome(server: String) async throws {
+        let seen = Mutex<[String]>([])
+        let client = ClickHouseClient(
+            configuration: try LiveServers.configuration(server), logger: Logger(label: "test"),
+            observer: { operation, outcome, duration in
+                #expect(duration >= .zero)
+                seen.withLock { $0.append("\(operation) \(outcome)") }
+            })
+        try await client.ping()
+        _ = try await client.query("SELECT 1")
+        _ = try? await client.query("SELECT * FROM system.no_such_table_here")
+        try await client.shutdown()
+        #expect(seen.withLock { $0 } == ["ping ok", "query ok", "query schema"])
     }
 
     @Test(arguments: LiveServers.names)

@@ -73,7 +73,7 @@ final class PipelineWorld: @unchecked Sendable {
     /// Uploads a file and returns its ETag.
     @discardableResult
     func put(_ key: String, _ body: [UInt8]) async throws -> String {
-        (try await aws.s3.putObject(bucket: bucket, key: key, body: body, logger: logger).eTag ?? "").replacingOccurrences(of: "\"", with: "")
+        (try await aws.s3.putObject(bucket: bucket, key: key, body: body, logger: logger).eTag).replacingOccurrences(of: "\"", with: "")
     }
 
     static let defaultLoader = "loader:\n  workers: 2\n  batch_wait_s: 0.2\n  poll_interval_ms: 50\n"

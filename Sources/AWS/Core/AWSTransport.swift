@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
 import AWSSigV4
-public import Foundation
-public import Logging
+import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 package import NIOSSL
@@ -17,10 +17,17 @@ public final class AWSHTTPTransport: Sendable {
     public let httpClient: HTTPClient
     let configuration: AWSHTTPConfiguration
     let ownsClient: Bool
+    let observer: RequestObserver?
+
+    /// Called once per API call with its service (`s3`, `sqs`, `sts`), operation (`GetObject`, …), outcome (`ok`,
+    /// `client_error`, `server_error` or `network_error`) and the time until the response head arrived (a streamed
+    /// body is not included), for metrics. It must not block.
+    public typealias RequestObserver = @Sendable (_ service: String, _ operation: String, _ outcome: String, _ duration: Duration) -> Void
 
     /// Creates a transport with its own HTTP client. Call ``shutdown()`` when done.
-    public init(configuration: AWSHTTPConfiguration = AWSHTTPConfiguration()) {
+    public init(configuration: AWSHTTPConfiguration = AWSHTTPConfiguration(), observer: RequestObserver? = nil) {
         self.configuration = configuration
+        self.observer = observer
         self.httpClient = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
             configuration: Self.clientConfiguration(configuration)
@@ -105,6 +112,27 @@ struct AWSRequester: Sendable {
 
     /// Sends a request; returns the response for 2xx, throws ``AWSError`` otherwise.
     func send(_ request: AWSRequest, timeout: TimeAmount, logger: Logger) async throws -> HTTPClientResponse {
+        guard let observer = self.transport.observer else {
+            return try await self.exchange(request, timeout: timeout, logger: logger)
+        }
+        let started = ContinuousClock.now
+        do {
+            let response = try await self.exchange(request, timeout: timeout, logger: logger)
+            observer(self.service, request.operation, "ok", ContinuousClock.now - started)
+            return response
+        } catch {
+            let outcome: String
+            switch (error as? AWSError)?.httpStatus {
+            case .some(let status) where status >= 500: outcome = "server_error"
+            case .some: outcome = "client_error"
+            case .none: outcome = error is CancellationError ? "cancelled" : "network_error"
+            }
+            observer(self.service, request.operation, outcome, ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    private func exchange(_ request: AWSRequest, timeout: TimeAmount, logger: Logger) async throws -> HTTPClientResponse {
         var refreshedCredentials = false
         var resigned = false
         while true {

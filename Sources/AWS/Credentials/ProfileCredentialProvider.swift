@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 
 /// A profile of the shared config and credentials files (`AWS_PROFILE`, else `default`):

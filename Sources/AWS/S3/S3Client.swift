@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import AWSSigV4
 public import Foundation
 public import Logging
