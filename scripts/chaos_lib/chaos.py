@@ -89,6 +89,7 @@ def main():
     parser.add_argument("--work", help="work directory (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, journals, traces)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--markdown", help="also write the results as a Markdown table to this file")
     args = parser.parse_args()
 
     registry = scenarios.REGISTRY
@@ -131,6 +132,13 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("Run %s, %s build, %s, %d s%s.\n\n" % (summary["when"], summary["build"], summary["machine"],
+                                                          summary["seconds"], ", --quick" if args.quick else ""))
+            f.write("| scenario | result | figures | s |\n|---|---|---|---|\n")
+            for r in results:
+                f.write("| %s | %s | %s | %.0f |\n" % (r["scenario"], r["status"], r["figures"].replace("|", "/"), r["seconds"]))
     counts = {k: sum(1 for r in results if r["status"] == k) for k in ("PASS", "FAIL", "SKIP")}
     sys.stderr.write("chaos: %d passed, %d failed, %d skipped in %.0f s\n" % (counts["PASS"], counts["FAIL"], counts["SKIP"], total))
     if not args.keep and not failed:

@@ -15,18 +15,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
-# Keys of deploy/sluice.yaml that belong to the loader, SQS consumer, DLQ forwarding and ledger. The sluice
-# binary of this tree may not know them yet; `config check` may call them unknown, and nothing else. Remove a
-# key from here once the binary knows it (the config test then reports the list is stale).
-PENDING_KEYS = {
-    "loader.workers",
-    "loader.memory_budget_bytes",
-    "loader.processing_timeout_s",
-    "ledger.retention_days",
-    "sqs.queue_urls",
-    "dlq.sqs_queue_url",
-}
-
 # The seed's domains.
 SEED_DOMAINS = {"market": "market/", "customer": "customer/", "product": "product/", "analytics": "analytics/"}
 
@@ -118,3 +106,24 @@ def recorded_names(expr: str) -> set[str]:
 
 def json_file(path: Path):
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def live(sluice, cfn, tmp_path_factory):
+    """The live scenario (livesupport.run_scenario) on moto and ClickHouse 26.9, run once per session.
+
+    Skipped with a reason when the servers are not running, failed instead when SLUICE_REQUIRE_SERVERS=1.
+    Afterwards Sluice must exit 0 on SIGTERM.
+    """
+    from livesupport import Pipeline, run_scenario, servers_or_skip
+
+    s3, clickhouse = servers_or_skip()
+    pipeline = Pipeline(sluice, s3, clickhouse, tmp_path_factory.mktemp("live"))
+    status = None
+    try:
+        yield run_scenario(pipeline, cfn)
+        status = pipeline.server.stop()
+    finally:
+        log = "".join(pipeline.server.log[-40:]) if pipeline.server else ""
+        pipeline.close()
+    assert status == 0, f"sluice serve exited {status} after SIGTERM:\n{log}"

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import DEPLOY, PENDING_KEYS, ROOT, load_yaml_documents, run_sluice
+from conftest import DEPLOY, ROOT, load_yaml_documents, run_sluice
 
 K8S = DEPLOY / "kubernetes"
 MANIFESTS = sorted(K8S.rglob("*.yaml"))
@@ -67,31 +67,14 @@ def environment(mode: str) -> dict:
 
 @pytest.mark.parametrize("mode", ["push", "sqs"])
 def test_configmap_configuration_passes_config_check(sluice, tmp_path, mode):
-    """`sluice config check` accepts the ConfigMap's file with each Deployment's environment.
-
-    Keys the loader introduces (PENDING_KEYS) may still be unknown to this binary; any other problem fails.
-    The file without those keys must pass outright.
-    """
+    """`sluice config check` accepts the ConfigMap's file with each Deployment's environment, every key known."""
     config = tmp_path / "sluice.yaml"
     config.write_text(load_yaml_documents(K8S / "configmap.yaml")[0]["data"]["sluice.yaml"])
     env = environment(mode)
     code, problems, result = config_check(sluice, config, env)
-    unknown = {key for key, reason in problems if "unknown key" in reason}
-    others = [(key, reason) for key, reason in problems if "unknown key" not in reason]
-    assert not others, result.stderr
-    assert unknown <= PENDING_KEYS, f"unknown keys beyond the loader's: {sorted(unknown - PENDING_KEYS)}"
-    if code == 0:
-        stale = [k for k in PENDING_KEYS if k.split(".")[0] in yaml.safe_load(config.read_text())]
-        print(f"note: the binary knows every key; PENDING_KEYS can be emptied ({sorted(stale)})")
-        resolved = yaml.safe_load(result.stdout)
-    else:
-        tree = yaml.safe_load(config.read_text())
-        for section in {k.split(".")[0] for k in PENDING_KEYS}:
-            tree.pop(section, None)
-        config.write_text(yaml.safe_dump(tree, sort_keys=False))
-        code, problems, result = config_check(sluice, config, env)
-        assert code == 0, result.stderr
-        resolved = yaml.safe_load(result.stdout)
+    assert not problems, result.stderr
+    assert code == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
     # the environment reached the resolved configuration, secrets redacted
     assert resolved["intake"]["bucket"] == env["SLUICE_INTAKE_BUCKET"]
     assert resolved["clickhouse"]["url"] == env["SLUICE_CLICKHOUSE_URL"]

@@ -1,203 +1,65 @@
 """A real `sluice serve` on loopback, checked against what the deployment artefacts expect of it.
 
-- every metric family that the Grafana dashboard, the Prometheus rules, the CloudWatch agent configuration and
-  the CloudWatch alarms query is exported on /metrics (families that only appear after a real load are checked
-  against SluiceMetrics.swift instead, and listed in LOAD_ONLY);
-- the probes' endpoints answer;
-- the push path: an EventBridge event POSTed with the API key header is queued, without it refused;
-- the SQS path: the message each rule's input transformer produces is accepted, with table and partition
-  derived from the key although they arrive empty.
+Intake only (no servers needed; `loader.workers` 0): the probes answer; an EventBridge event POSTed with the API
+key header is queued, without it refused; the message each rule's input transformer produces is accepted with
+table and partition derived from the key although they arrive empty; an invalid event raises the DLQ gauge.
+
+With moto and ClickHouse 26.9 (the `live` fixture: real loads through the push and SQS paths, a retried
+connection failure, an E003 dead letter): /ready reports both dependencies; rows arrive once; the SQS message is
+deleted after the commit; dead letters are forwarded to SQS; and every metric family the Grafana dashboard, the
+Prometheus rules, the CloudWatch agent configuration and the CloudWatch alarms query is on /metrics with every
+label name they use.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
-import signal
-import subprocess
-import threading
-import time
-import urllib.error
-import urllib.request
-import uuid
 
 import pytest
 import yaml
 
-from conftest import (DEPLOY, PENDING_KEYS, ROOT, metric_families_declared_in_source, recorded_names,
-                      sluice_metric_names)
+from conftest import DEPLOY, ROOT, metric_families_declared_in_source, recorded_names, sluice_metric_names
+from livesupport import API_KEY, AWS_ENV, clean_environment, eventbridge_event, start_sluice, transform
 
-API_KEY = "ops-test-key-0123456789abcdef"
 BUCKET = "data-pipeline-curated-dev"
-
-# Families that exist only once a file has been loaded (or a load attempted): histograms and counters the
-# loader creates on first use. Until a test here performs a real load (S3 emulator + ClickHouse) they are
-# checked against SluiceMetrics.swift; with a real load this set becomes empty and every family is checked live.
-LOAD_ONLY = {
-    "sluice_processing_latency_seconds",
-    "sluice_intake_latency_seconds",
-    "sluice_loads_total",
-    "sluice_load_errors_total",
-    "sluice_retries_total",
-    "sluice_rows_loaded_total",
-    "sluice_bytes_loaded_total",
-}
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The server
-
-
-def serve_config(tmp_path) -> str:
-    """deploy/sluice.yaml, without the sections the binary does not know yet (PENDING_KEYS)."""
-    tree = yaml.safe_load((DEPLOY / "sluice.yaml").read_text())
-    check = tmp_path / "check.yaml"
-    check.write_text(yaml.safe_dump(tree))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    known = subprocess.run([os.environ["SLUICE_BIN"], "config", "check", str(check)], capture_output=True, text=True, env=env).returncode == 0
-    if not known:
-        for section in {k.split(".")[0] for k in PENDING_KEYS}:
-            tree.pop(section, None)
-    path = tmp_path / "sluice.yaml"
-    path.write_text(yaml.safe_dump(tree, sort_keys=False))
-    return str(path)
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen, port: int):
-        self.process = process
-        self.base = f"http://127.0.0.1:{port}"
-
-    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, dict, bytes]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
-    def json(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, dict]:
-        status, _, raw = self.request(method, path, body, headers)
-        return status, json.loads(raw)
+# Intake only
 
 
 @pytest.fixture(scope="module")
 def server(sluice, tmp_path_factory):
+    """deploy/sluice.yaml as the file, intake only; nothing may leave the machine (closed loopback port)."""
     tmp = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUICE_", "AWS_"))}
-    env.update({
+    env = clean_environment() | AWS_ENV | {
         "SLUICE_HTTP_HOST": "127.0.0.1",
         "SLUICE_HTTP_PORT": "0",
+        "SLUICE_HTTP_DRAIN_SECONDS": "0",
         "SLUICE_JOURNAL_PATH": str(tmp / "journal" / "sluice.db"),
         "SLUICE_AUTH_API_KEYS": API_KEY,
         "SLUICE_INTAKE_BUCKET": BUCKET,
-        "SLUICE_LOG_FORMAT": "json",
-        # Nothing here may leave the machine: S3 and ClickHouse point at a closed loopback port, credentials are
-        # static so that no metadata endpoint is asked.
+        "SLUICE_LOADER_WORKERS": "0",
         "SLUICE_CLICKHOUSE_URL": "http://127.0.0.1:9",
         "SLUICE_S3_ENDPOINT": "http://127.0.0.1:9",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "AKIDOPSTEST",
-        "AWS_SECRET_ACCESS_KEY": "ops-test-secret",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    })
-    process = subprocess.Popen([sluice, "serve", "--config", serve_config(tmp)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
-    port, seen, deadline = None, [], time.monotonic() + 30
-    while port is None and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if process.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        match = re.search(r'"msg":"listening".*"port":"?(\d+)', line)
-        if match:
-            port = int(match.group(1))
-    if port is None:
-        process.kill()
-        pytest.fail("sluice serve did not report its port:\n" + "".join(seen))
-    yield Server(process, port)
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-def eventbridge_event(key: str, size: int = 1_048_576, bucket: str = BUCKET) -> dict:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "111122223333",
-        "time": "2025-09-10T08:00:00Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": size, "etag": uuid.uuid4().hex, "sequencer": "0062E99A88DC407460"},
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "111122223333",
-            "reason": "PutObject",
-        },
     }
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# What EventBridge would send
-
-
-def json_path(event: dict, path: str):
-    value = event
-    for part in path.removeprefix("$.").split("."):
-        value = value[part]
-    return value
-
-
-def transform(transformer: dict, event: dict) -> dict:
-    """EventBridge's input transformer: each <variable> of the template replaced by its JSON path's value.
-
-    Inside quotes a string is inserted escaped, unquoted a value is inserted as JSON.
-    """
-    template = transformer["InputTemplate"]
-    for name, path in transformer["InputPathsMap"].items():
-        value = json_path(event, path)
-        quoted = f'"<{name}>"'
-        if quoted in template:
-            template = template.replace(quoted, json.dumps(value if isinstance(value, str) else json.dumps(value)))
-        template = template.replace(f"<{name}>", json.dumps(value))
-    assert not re.search(r"<[a-z.-]+>", template), template
-    return json.loads(template)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tests
+    server = start_sluice(sluice, env)
+    yield server
+    assert server.stop() == 0, "".join(server.log[-20:])
 
 
 def test_probe_endpoints_answer(server):
     status, body = server.json("GET", "/health")
     assert status == 200 and body["status"] == "ok"
+    # Intake only: ready needs a writable journal and open intake, not ClickHouse or S3.
     status, body = server.json("GET", "/ready")
-    # Ready needs a writable journal today; with the loader it also needs ClickHouse and S3, which this test
-    # points at a closed port, so 503 is a correct answer too: the probe must get JSON with a status.
-    assert status in (200, 503) and body["status"] in ("ready", "not_ready")
-    assert body["checks"]["journal"] == "ok"
+    assert status == 200 and body["status"] == "ready", body
+    assert body["checks"] == {"journal": "ok", "intake": "ok"}
 
 
 def test_push_path_queues_eventbridge_events_with_the_connection_header(server):
-    event = eventbridge_event("market/prices/ds=2025-09-10/part-001.parquet")
+    event = eventbridge_event(BUCKET, "market/prices/ds=2025-09-10/part-001.parquet", 1_048_576)
     status, body = server.json("POST", "/v1/events", event)
     assert status == 401
     status, body = server.json("POST", "/v1/events", event, {"x-api-key": API_KEY})
@@ -212,29 +74,111 @@ def test_rule_transformer_output_is_a_message_sluice_accepts(server, cfn):
         sqs_target = rule["Properties"]["Targets"][0]["Fn::If"][1]
         domain = json.loads(sqs_target["InputTransformer"]["InputTemplate"].replace("<size>", "0").replace("<", "").replace(">", ""))["domain"]
         key = f"{domain}/daily_totals/ds=2025-09-10/region=eu%2Dwest/part-00{len(domain)}.parquet"
-        event = eventbridge_event(key)
+        event = eventbridge_event(BUCKET, key, 1_048_576)
         message = transform(sqs_target["InputTransformer"], event)
         assert message["table_name"] == "" and message["partition"] == ""
         assert message["correlation_id"] == event["id"] and message["file_size"] == 1_048_576
-        status, body = server.json("POST", "/v1/messages", message, {"x-api-key": API_KEY})
+        status, body = server.api("POST", "/v1/messages", message)
         assert status == 202, (logical, body)
         assert body["status"] == "queued" and body["correlation_id"] == event["id"]
-        status, load = server.json("GET", f"/v1/loads/{event['id']}", headers={"x-api-key": API_KEY})
+        status, load = server.api("GET", f"/v1/loads/{event['id']}")
         assert status == 200, load
-        text = json.dumps(load)
-        assert "daily_totals" in text and domain in text, text
-        assert "ds" in text and "2025-09-10" in text, text
+        assert load["domain"] == domain and load["table_name"] == "daily_totals", load
+        assert load["partition"] == "ds=2025-09-10/region=eu-west", load
 
 
-def scrape(server) -> tuple[dict[str, str], dict[str, set[str]], str]:
-    status, headers, raw = server.request("GET", "/metrics")
+def test_invalid_event_reaches_the_dead_letter_metric(server):
+    """E001: a malformed event is refused with 400 and kept for review; LoadDLQMessages' series counts it."""
+    before = gauge(scrape(server).text, "sluice_dlq_messages")
+    status, body = server.api("POST", "/v1/events", {"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {}}})
+    assert status == 400 and body["code"] == "E001"
+    assert gauge(scrape(server).text, "sluice_dlq_messages") == before + 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Real loads
+
+
+def test_ready_checks_clickhouse_and_s3(live):
+    assert live.ready["status"] == "ready"
+    assert live.ready["checks"] == {"journal": "ok", "intake": "ok", "clickhouse": "ok", "s3": "ok"}, live.ready
+
+
+def test_push_and_sqs_files_load_once(live):
+    for path in ("push", "sqs"):
+        load = live.loads[path]
+        assert load["status"] == "loaded" and load["rows"] == 200, (path, load)
+        assert load["table"] == f"{live.pipeline.databases['market']}.prices"
+    assert live.loads["sqs"]["source"] != live.loads["push"]["source"], (live.loads["sqs"]["source"], live.loads["push"]["source"])
+    counts = live.pipeline.clickhouse.run(f"SELECT ds, count() FROM {live.pipeline.databases['market']}.prices GROUP BY ds ORDER BY ds FORMAT TSV")
+    assert counts.split() == ["2025-09-10", "200", "2025-09-11", "200", "2025-09-12", "200"], counts
+
+
+def test_sqs_message_is_deleted_after_its_commit(live):
+    assert live.message["table_name"] == "" and live.message["correlation_id"] == live.events["sqs"]["id"]
+    assert live.loads["sqs_queue_after"]["counts"] == (0, 0)
+
+
+def test_connection_failure_is_retried_then_loads(live):
+    assert live.loads["retrying"]["status"] == "retrying", live.loads["retrying"]
+    assert live.loads["retrying"]["last_error_code"] == "E004", live.loads["retrying"]
+    final = live.loads["retried"]
+    assert final["status"] == "loaded" and final["attempts"] >= 2, final
+
+
+def test_missing_table_is_dead_lettered_with_E003_and_forwarded(live):
+    for table in ("no_such_table", "replayed_a", "replayed_b"):
+        assert live.loads[table]["status"] == "dead_lettered", live.loads[table]
+        letter = live.dead_letters[table]
+        assert letter["code"] == "E003" and letter["replayable"] is True, letter
+        assert "data correction" in letter["recovery"].lower(), letter
+        assert table in letter["message"], letter
+    forwarded = json.dumps(live.forwarded)
+    for table in ("no_such_table", "replayed_a", "replayed_b"):
+        assert live.events[table]["id"] in forwarded, (table, live.forwarded)
+
+
+def test_redelivered_event_is_a_duplicate(live):
+    assert live.duplicate["http_status"] == 200 and live.duplicate["status"] == "duplicate", live.duplicate
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics: what the artefacts query exists
+
+
+class Scrape:
+    def __init__(self, text: str):
+        self.text = text
+        self.types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        self.labels: dict[str, set[str]] = {}
+        for line in text.splitlines():
+            match = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+$", line)
+            if match and not line.startswith("#"):
+                family = self.family(match.group(1)) or match.group(1)
+                self.labels.setdefault(family, set()).update(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', match.group(2) or ""))
+
+    def family(self, name: str) -> str | None:
+        """The family a series name belongs to (a histogram's _bucket, _sum and _count included), or None."""
+        if name in self.types:
+            return name
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name.removesuffix(suffix)
+            if name.endswith(suffix) and self.types.get(base) == "histogram":
+                return base
+        return None
+
+
+def scrape(server) -> Scrape:
+    status, _, raw = server.request("GET", "/metrics")
     assert status == 200
-    text = raw.decode()
-    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
-    labels: dict[str, set[str]] = {}
-    for name, label_text in re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}", text, re.M):
-        labels.setdefault(name, set()).update(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', label_text))
-    return types, labels, text
+    return Scrape(raw.decode())
+
+
+def gauge(text: str, name: str) -> float:
+    return float(re.search(rf"^{name}(?:\{{\}})? (\S+)$", text, re.M).group(1))
+
+
+RULES = [r for g in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"] for r in g["rules"]]
 
 
 def queried_expressions() -> dict[str, list[str]]:
@@ -242,134 +186,149 @@ def queried_expressions() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     dashboard = json.loads((DEPLOY / "grafana" / "sluice.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-    exprs += [v["query"]["query"].replace("label_values(", "").split(",")[0] for v in dashboard["templating"]["list"] if v["type"] == "query"]
     out["grafana"] = [e.replace("$__rate_interval", "5m").replace("$domain", ".*") for e in exprs]
-    rules = [r for g in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"] for r in g["rules"]]
-    out["prometheus"] = [r["expr"] for r in rules]
-    agent = json.loads((DEPLOY / "aws" / "cloudwatch-agent.json").read_text())
-    selectors = [s for d in agent["logs"]["metrics_collected"]["prometheus"]["emf_processor"]["metric_declaration"] for s in d["metric_selectors"]]
-    out["cloudwatch-agent"] = [s.strip("^$") for s in selectors]
+    out["prometheus"] = [r["expr"] for r in RULES]
     return out
 
 
-def cloudwatch_alarm_metrics(cfn) -> set[str]:
-    names = set()
+def grafana_label_values() -> list[tuple[str, str]]:
+    """(metric, label) of every label_values() template variable."""
+    dashboard = json.loads((DEPLOY / "grafana" / "sluice.json").read_text())
+    return [tuple(part.strip() for part in v["query"]["query"].removeprefix("label_values(").removesuffix(")").split(","))
+            for v in dashboard["templating"]["list"] if v["type"] == "query"]
+
+
+def cloudwatch_agent_declarations() -> list[tuple[str, set[str]]]:
+    """(metric, dimension names other than the scrape's Environment) of the agent's metric declarations."""
+    agent = json.loads((DEPLOY / "aws" / "cloudwatch-agent.json").read_text())
+    out = []
+    for declaration in agent["logs"]["metrics_collected"]["prometheus"]["emf_processor"]["metric_declaration"]:
+        dimensions = {d for group in declaration["dimensions"] for d in group} - scrape_labels()
+        out += [(selector.strip("^$"), dimensions) for selector in declaration["metric_selectors"]]
+    return out
+
+
+def scrape_labels() -> set[str]:
+    """Labels the CloudWatch agent's scrape job adds to every series (static labels), plus job and instance."""
+    config = yaml.safe_load((DEPLOY / "aws" / "cloudwatch-agent-prometheus.yaml").read_text())
+    static = {k for job in config["scrape_configs"] for s in job["static_configs"] for k in s.get("labels", {})}
+    return static | {"job", "instance"}
+
+
+def cloudwatch_alarm_metrics(cfn) -> list[tuple[str, set[str]]]:
+    """(metric, dimension names other than Environment) of every Sluice metric the alarms read."""
+    out = []
     for resource in cfn["Resources"].values():
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             for query in resource["Properties"]["Metrics"]:
                 metric = query.get("MetricStat", {}).get("Metric", {})
                 if metric.get("Namespace") == "Sluice":
-                    names.add(metric["MetricName"])
-    return names
+                    out.append((metric["MetricName"], {d["Name"] for d in metric.get("Dimensions", [])} - scrape_labels()))
+    return out
 
 
-def family_of(name: str, types: dict[str, str]) -> str:
-    for suffix in ("_bucket", "_sum", "_count"):
-        base = name.removesuffix(suffix)
-        if name.endswith(suffix) and types.get(base) == "histogram":
-            return base
-        if name.endswith(suffix) and base in LOAD_ONLY and base.endswith("_seconds"):
-            return base
-    return name
+def recorded_series_labels() -> dict[str, set[str]]:
+    """The labels each recording rule's series keeps: those of its outermost aggregation's `by (...)`."""
+    out = {}
+    for rule in RULES:
+        if "record" in rule:
+            groups = re.findall(r"\bby\s*\(([^)]*)\)", rule["expr"])
+            out[rule["record"]] = {label.strip() for group in groups for label in group.split(",") if label.strip()} - {"le"}
+    return out
 
 
-def classify(wanted: dict[str, set[str]], types: dict[str, str], declared: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
-    """Splits queried names into families live on /metrics and load-only families; anything else is a problem."""
-    live, load_only, problems = [], [], []
-    for name, artefacts in sorted(wanted.items()):
-        family = family_of(name, types)
-        if family in types:
-            if name != family and types[family] != "histogram":
-                problems.append(f"{name}: {family} is a {types[family]}, not a histogram")
-            live.append(family)
-        elif family not in LOAD_ONLY:
-            problems.append(f"{name} (queried by {sorted(artefacts)}) is not on /metrics and not a load-only family")
-        elif family not in declared:
-            problems.append(f"{family} is not declared in SluiceMetrics.swift")
-        else:
-            load_only.append(family)
-    return live, load_only, problems
-
-
-def test_classify_reports_unknown_and_mistyped_names():
-    types = {"sluice_queue_depth": "gauge", "sluice_http_request_duration_seconds": "histogram"}
-    declared = {"sluice_loads_total": "total"}
-    wanted = {"sluice_queue_depth": {"a"}, "sluice_queue_depth_bucket": {"a"}, "sluice_loads_totl": {"b"},
-              "sluice_http_request_duration_seconds_bucket": {"c"}, "sluice_rows_loaded_total": {"d"}, "sluice_loads_total": {"e"}}
-    live, load_only, problems = classify(wanted, types, declared)
-    assert sorted(problems) == sorted([
-        "sluice_loads_totl (queried by ['b']) is not on /metrics and not a load-only family",
-        "sluice_queue_depth_bucket (queried by ['a']) is not on /metrics and not a load-only family",
-        "sluice_rows_loaded_total is not declared in SluiceMetrics.swift",
-    ])
-    assert load_only == ["sluice_loads_total"]
-    assert set(live) == {"sluice_queue_depth", "sluice_http_request_duration_seconds"}
-
-
-def test_every_queried_metric_family_is_exported(server, cfn):
-    server.request("GET", "/health")
-    types, labels, _ = scrape(server)
-    expressions = queried_expressions()
-    recorded = {r["record"] for g in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"] for r in g["rules"] if "record" in r}
-    wanted: dict[str, set[str]] = {}
-    for artefact, exprs in expressions.items():
-        assert exprs, artefact
-        for expr in exprs:
-            names = sluice_metric_names(expr)
-            for rec in recorded_names(expr):
-                assert rec in recorded, f"{artefact} queries {rec}, which no recording rule defines"
-            assert names or recorded_names(expr), f"{artefact}: no Sluice metric in {expr!r}"
-            for name in names:
-                wanted.setdefault(name, set()).add(artefact)
-    for name in cloudwatch_alarm_metrics(cfn):
-        wanted.setdefault(name, set()).add("cloudwatch-alarms")
-
-    live, load_only, problems = classify(wanted, types, metric_families_declared_in_source())
-    assert not problems, problems
-    print(f"\nlive on /metrics: {sorted(set(live))}\nload-only (checked against SluiceMetrics.swift): {sorted(set(load_only))}")
-    assert {"sluice_queue_depth", "sluice_dlq_messages", "sluice_loads_in_flight", "sluice_queue_oldest_pending_age_seconds",
-            "sluice_events_received_total"} <= set(live)
-
-
-def test_label_names_used_in_selectors_exist(server):
-    _, labels, _ = scrape(server)
-    source = (ROOT / "Sources" / "SluiceMetrics" / "SluiceMetrics.swift").read_text()
-    declared_labels = set(re.findall(r'\("([a-z_]+)",', source))
+def metric_problems(scraped: Scrape, cfn) -> list[str]:
+    """Every queried name or label that /metrics does not have, as readable problems (empty: all present)."""
+    problems = []
+    recorded = recorded_series_labels()
     for artefact, exprs in queried_expressions().items():
         for expr in exprs:
+            names = sluice_metric_names(expr)
+            records = recorded_names(expr)
+            if not names and not records:
+                problems.append(f"{artefact}: no Sluice metric in {expr!r}")
+            available = set()
+            for record in records:
+                if record not in recorded:
+                    problems.append(f"{artefact} queries {record}, which no recording rule defines")
+                available |= recorded.get(record, set())
+            for name in names:
+                family = scraped.family(name)
+                if family is None:
+                    problems.append(f"{artefact}: {name} is not on /metrics")
+                    continue
+                available |= scraped.labels.get(family, set()) | ({"le"} if name.endswith("_bucket") else set())
             for name, selector in re.findall(r"(sluice_[a-z0-9_]+)\{([^}]*)\}", expr):
-                used = set(re.findall(r"([a-z_]+)\s*(?:=~|!=|!~|=)", selector))
-                if name in labels:
-                    assert used <= labels[name] | {"le"}, f"{artefact}: {name} has labels {sorted(labels[name])}, query uses {sorted(used)}"
-                else:
-                    assert used <= declared_labels | {"le"}, f"{artefact}: {name} uses labels {sorted(used - declared_labels)}"
+                family = scraped.family(name)
+                used = set(re.findall(r"([a-zA-Z_]+)\s*(?:=~|!=|!~|=)", selector))
+                have = scraped.labels.get(family, set()) | ({"le"} if name.endswith("_bucket") else set())
+                if family and not used <= have:
+                    problems.append(f"{artefact}: {name} has labels {sorted(have)}, the selector uses {sorted(used - have)}")
+            for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+                used = {label.strip() for label in group.split(",") if label.strip()}
+                if not used <= available:
+                    problems.append(f"{artefact}: {expr.strip()[:80]!r} groups by {sorted(used - available)}, which no series in it has")
+    for rule in RULES:
+        if "alert" in rule:
+            available = set().union(*(recorded.get(r, set()) for r in recorded_names(rule["expr"])))
+            for name in sluice_metric_names(rule["expr"]):
+                available |= scraped.labels.get(scraped.family(name) or name, set())
+            for label in re.findall(r"\$labels\.([a-zA-Z_]+)", json.dumps(rule.get("annotations", {}))):
+                if label not in available:
+                    problems.append(f"alert {rule['alert']} annotates with $labels.{label}, which its expression does not keep")
+    for metric, label in grafana_label_values():
+        if label not in scraped.labels.get(scraped.family(metric) or metric, set()):
+            problems.append(f"grafana: label_values({metric}, {label}): no such label on /metrics")
+    for source, pairs in (("cloudwatch-agent", cloudwatch_agent_declarations()), ("cloudwatch-alarms", cloudwatch_alarm_metrics(cfn))):
+        for metric, dimensions in pairs:
+            family = scraped.family(metric)
+            if family is None or family != metric:
+                problems.append(f"{source}: {metric} is not a metric family on /metrics")
+            elif scraped.types[family] == "histogram":
+                problems.append(f"{source}: {metric} is a histogram, which the CloudWatch agent drops")
+            elif not dimensions <= scraped.labels.get(family, set()):
+                problems.append(f"{source}: {metric} has labels {sorted(scraped.labels.get(family, set()))}, dimensions need {sorted(dimensions)}")
+    return problems
 
 
-def test_load_only_families_are_declared():
-    """LOAD_ONLY families carry the names SluiceMetrics.swift gives them. Switch to a live check after a real load."""
+def test_every_queried_metric_family_and_label_is_on_metrics(live, cfn):
+    scraped = scrape(live.server)
+    problems = metric_problems(scraped, cfn)
+    assert not problems, "\n".join(problems)
+    queried = {scraped.family(n) for exprs in queried_expressions().values() for e in exprs for n in sluice_metric_names(e)}
+    queried |= {m for m, _ in cloudwatch_agent_declarations() + cloudwatch_alarm_metrics(cfn)}
+    # The loader's families are among them, and exist now that files have loaded and failed.
+    assert {"sluice_processing_latency_seconds", "sluice_intake_latency_seconds", "sluice_loads_total", "sluice_load_errors_total",
+            "sluice_retries_total", "sluice_rows_loaded_total", "sluice_bytes_loaded_total", "sluice_queue_depth",
+            "sluice_dlq_messages", "sluice_loads_in_flight", "sluice_queue_oldest_pending_age_seconds"} <= queried
+    # What the scenario did is what the series say.
+    failures = re.findall(r'^sluice_loads_total\{[^}]*outcome="failure"[^}]*\} ([0-9.]+)$', scraped.text, re.M)
+    assert sum(float(v) for v in failures) == 3, f"three files dead-lettered (one per table): {failures}"
+    assert re.search(r'^sluice_retries_total\{[^}]*code="E004"[^}]*\} [1-9]', scraped.text, re.M), "a retried connection failure"
+    assert re.search(r'^sluice_rows_loaded_total\{[^}]*table="[a-z0-9_]+\.prices"[^}]*\} 600$', scraped.text, re.M), "600 rows loaded"
+
+
+def test_metric_check_reports_missing_names_and_labels(live, cfn, monkeypatch):
+    """The check above can fail: a renamed family, a dropped label and an unknown grouping are each reported."""
+    scraped = scrape(live.server)
+    broken = Scrape(scraped.text.replace("sluice_retries_total", "sluice_retry_total").replace('code="', 'error_code="'))
+    problems = "\n".join(metric_problems(broken, cfn))
+    assert "grafana: sluice_retries_total is not on /metrics" in problems
+    assert "groups by ['code']" in problems
+    assert "cloudwatch-agent: sluice_load_errors_total has labels" in problems
+    monkeypatch.setattr(f"{__name__}.grafana_label_values", lambda: [("sluice_queue_depth", "region")])
+    assert "label_values(sluice_queue_depth, region)" in "\n".join(metric_problems(scraped, cfn))
+
+
+def test_every_declared_family_is_exported_under_its_declared_name(live):
+    """SluiceMetrics.swift's names (sluice_<metric>_<unit>) are what /metrics shows, for every family it declares."""
+    scraped = scrape(live.server)
     declared = metric_families_declared_in_source()
-    assert LOAD_ONLY <= set(declared), sorted(LOAD_ONLY - set(declared))
-
-
-def test_source_names_match_live_names(server):
-    """The name rule used for SluiceMetrics.swift (sluice_<metric>_<unit>) agrees with /metrics for live families."""
-    types, _, _ = scrape(server)
-    declared = metric_families_declared_in_source()
-    primed = {"sluice_events_received_total", "sluice_queue_depth", "sluice_queue_oldest_pending_age_seconds",
-              "sluice_journal_write_errors_total", "sluice_dlq_messages", "sluice_loads_in_flight"}
-    assert primed <= set(declared)
-    assert primed <= set(types)
-
-
-def test_invalid_event_reaches_the_dead_letter_metric(server):
-    """E001: a malformed event is refused with 400 and kept for review; LoadDLQMessages' series counts it."""
-    before = dead_letters(server)
-    status, body = server.json("POST", "/v1/events", {"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {}}},
-                               {"x-api-key": API_KEY})
-    assert status == 400 and body["code"] == "E001"
-    assert dead_letters(server) == before + 1
-
-
-def dead_letters(server) -> float:
-    _, _, text = scrape(server)
-    return float(re.search(r"^sluice_dlq_messages(?:\{\})? (\S+)$", text, re.M).group(1))
+    assert len(declared) >= 15
+    assert set(declared) <= set(scraped.types), sorted(set(declared) - set(scraped.types))
+    for family, unit in declared.items():
+        if unit == "total":
+            assert scraped.types[family] == "counter", family
+    source = (ROOT / "Sources" / "SluiceMetrics" / "SluiceMetrics.swift").read_text()
+    declared_labels = set(re.findall(r'\("([a-z_]+)",', source))
+    assert set().union(*scraped.labels.values()) - {"le"} <= declared_labels
