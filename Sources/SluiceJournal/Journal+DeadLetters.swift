@@ -1,4 +1,4 @@
-public import SluiceCore
+import SluiceCore
 import GRDB
 
 /// Filters for dead letters.

@@ -1,4 +1,4 @@
-public import SluiceCore
+import SluiceCore
 public import SluiceIntake
 import Foundation
 import GRDB

@@ -1,5 +1,5 @@
-public import SluiceCore
-public import SluiceIntake
+import SluiceCore
+import SluiceIntake
 import GRDB
 
 extension Journal {

@@ -60,6 +60,7 @@ public final class Journal: Service, Sendable {
             throw JournalError(.unavailable, "cannot create journal directory \(directory): \(error.localizedDescription)")
         }
         self.lock = try JournalLock(path: configuration.path + ".lock")
+        try Journal.checkBeforeOpening(path: configuration.path)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
@@ -87,6 +88,33 @@ public final class Journal: Service, Sendable {
         }
         try recoverAfterRestart()
         try loadCounters()
+    }
+
+    /// Checks an existing journal read-only before the writer opens it: opening for writing a WAL database without
+    /// its `-wal` file (the state after a clean shutdown) writes to the file straight away, and a damaged file must
+    /// be left exactly as it is. With a `-wal` file present (after a crash) the writer's recovery needs write access,
+    /// and ``check(_:path:)`` runs after opening instead.
+    static func checkBeforeOpening(path: String) throws {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let size = attributes?[.size] as? Int, size > 0 else { return }
+        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int
+        guard wal == nil || wal == 0 else { return }
+        var config = Configuration()
+        config.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            let result = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            try queue.close()
+            if result != ["ok"] {
+                throw JournalError(.corrupt, "\(path) failed its integrity check: \(result.prefix(3).joined(separator: "; ")); the file was left as it is")
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw JournalError(.corrupt, "\(path) cannot be read as a journal: \(describe(error)); the file was left as it is")
+        } catch {
+            // Not a verdict on the file (permissions, a read-only directory): the writer's open reports it.
+        }
     }
 
     static func check(_ pool: DatabasePool, path: String) throws {

@@ -237,7 +237,7 @@ public final class SQSConsumer: Service, Sendable {
         )
         // Record it once, on its first delivery; SQS's redrive moves it to the queue's DLQ after maxReceiveCount.
         guard (message.approximateReceiveCount ?? 1) <= 1 else { return }
-        try? await journal.recordInvalid(InvalidPayload(correlationID: correlationID, error: error, source: "sqs", payload: message.body))
+        _ = try? await journal.recordInvalid(InvalidPayload(correlationID: correlationID, error: error, source: "sqs", payload: message.body))
     }
 
     private func leaseLoop() async {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SluiceCore
+import SluiceJournal
 import SluiceServer
 import UnixSignals
 
@@ -36,6 +37,12 @@ struct ServeCommand: AsyncParsableCommand {
             app = try SluiceApp(configuration: configuration, logger: logger, withPipeline: true, onListening: { port in
                 logger.notice("listening", metadata: ["host": "\(configuration.server.host)", "port": "\(port)"])
             })
+        } catch let error as JournalError where error.kind == .corrupt {
+            // A damaged journal is kept as it is and reported over HTTP until SIGTERM; the exit status is then 1.
+            logger.critical("cannot start: the journal is damaged; serving only a failing /health", metadata: ["error": "\(error)"])
+            printError("sluice: cannot start: \(error)")
+            try await serveFailure(configuration: configuration, problem: error.description, logger: logger)
+            throw ExitCode(1)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             printError("sluice: cannot start: \(error)")
@@ -58,6 +65,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
         await app.shutdown()
         logger.notice("stopped")
+    }
+}
+
+/// Runs the HTTP listener of ``FailedStartApp`` until SIGTERM or SIGINT.
+func serveFailure(configuration: SluiceConfiguration, problem: String, logger: Logger) async throws {
+    let failed = FailedStartApp(configuration: configuration, problem: problem, logger: logger, onListening: { port in
+        logger.notice("listening", metadata: ["host": "\(configuration.server.host)", "port": "\(port)", "mode": "failed"])
+    })
+    let group = ServiceGroup(
+        configuration: .init(services: failed.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    do {
+        try await group.run()
+    } catch {
+        logger.critical("stopped on error", metadata: ["error": "\(error)"])
     }
 }
 

@@ -57,18 +57,26 @@ struct DurabilityTests {
         #expect(restarted.terminate() == 0)
     }
 
-    /// A damaged journal: Sluice refuses to start, says why, and leaves the file alone.
-    @Test func damagedJournalIsRefused() async throws {
+    /// A damaged journal: Sluice does not start its intake or loaders, says why, leaves the file alone, and keeps
+    /// answering `/health` (503, naming the journal) until SIGTERM, then exits 1.
+    @Test func damagedJournalIsRefusedAndReportedOnHealth() async throws {
         let dir = try temporaryDirectory("damaged")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = try writeConfig(dir)
         let journal = dir.appendingPathComponent("journal.db")
         let garbage = Data((0..<16384).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try garbage.write(to: journal)
-        let result = try run(try #require(SluiceBinary.path), ["serve", "--config", config.path])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("journal"))
-        #expect(result.stderr.contains(journal.path))
+        let server = try await ServeProcess.start(config: config)
+        let health = try await http(HTTPClient.shared, .GET, "\(server.url)/health")
+        #expect(health.status == 503)
+        #expect(health.json["status"] as? String == "failed")
+        let check = (health.json["checks"] as? [String: Any])?["journal"] as? String
+        #expect(check?.contains(journal.path) == true)
+        #expect(check?.contains("corrupt") == true)
+        let intake = try await http(HTTPClient.shared, .POST, "\(server.url)/v1/events", body: eventBridgeEvent(key: "market/prices/ds=1/a.parquet", etag: "a"))
+        #expect(intake.status == 503)
+        #expect(server.terminate() == 1)
+        #expect(server.log.contents.contains(journal.path))
         #expect(try Data(contentsOf: journal) == garbage)
     }
 

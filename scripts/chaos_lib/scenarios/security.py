@@ -198,7 +198,9 @@ def slowloris(ctx):
         p99 = percentile([t for _, t in probes], 99)
         figures.append("%s: attacker held up to %d, %d/%d probes answered, p99 %.0f ms" % (label, held, len(ok), len(probes), p99 * 1000))
         if len(ok) != len(probes) or p99 > 1.0:
-            problems.append("%s: %d of %d probes failed or slow (p99 %.0f ms)" % (label, len(probes) - len(ok), len(probes), p99 * 1000))
+            failed = sorted({"%s after %.1f s" % (st, t) for st, t in probes if st not in (200, 202)})
+            problems.append("%s: %d of %d probes failed or slow (p99 %.0f ms; %s)" % (
+                label, len(probes) - len(ok), len(probes), p99 * 1000, ", ".join(failed[:5]) or "none failed"))
         time.sleep(2)
     if not sluice.alive():
         raise Fail("sluice died under the attack")
