@@ -15,7 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Double
     /// `http.body_timeout_s`: the whole request body must arrive within this time (default 10).
     public var bodyTimeoutSeconds: Double
-    /// `http.max_connections`: connections beyond this wait in the accept backlog (default 1024).
+    /// `http.max_connections`: over this, the connection waiting longest for a request head is closed to make room;
+    /// at twice this, new connections wait in the accept backlog (default 1024).
     public var maxConnections: Int
     /// `http.drain_seconds`: after SIGTERM, how long intake keeps answering 503 before the listener
     /// closes, so load balancers notice (default 2).

@@ -85,14 +85,18 @@ public struct SluiceApp: Sendable {
             logger: logger
         )
         let router = dependencies.buildRouter()
+        let shedder = ConnectionShedder(limit: server.maxConnections)
         application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionSheddingHandler(shedder: shedder)],
+                    idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(server.host, port: server.port),
                 serverName: "sluice",
                 backlog: 1024,
-                availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)
+                availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections * 2)
             ),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? server.port)
