@@ -847,14 +847,191 @@ def bench_load(quick):
            "loaders; S3 (moto) is not in the path yet"])
 
 
-# MARK: loader benchmarks
+# MARK: e2e
 
-def bench_loader(name):
+def e2e_files(quick):
+    """Small Parquet files of the load benchmark's shape, generated once and cached: (paths, rows per file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    count, rows = (6, 20_000) if quick else (24, 100_000)
+    out = os.path.join(DATA, "e2e-v1-%s" % ("quick" if quick else "full"))
+    paths = [os.path.join(out, "part-%03d.parquet" % i) for i in range(count)]
+    if not all(os.path.exists(p) for p in paths):
+        os.makedirs(out, exist_ok=True)
+        for i, path in enumerate(paths):
+            base = i * rows
+            table = pa.table({
+                "id": pa.array(range(base, base + rows), pa.int64()),
+                "qty": pa.array([(n * 7) % 1000 for n in range(rows)], pa.int32()),
+                "price": pa.array([n * 0.25 for n in range(rows)], pa.float64()),
+                "name": pa.array(["item-%d" % (n % 5000) for n in range(rows)], pa.string()),
+            })
+            pq.write_table(table, path + ".tmp", compression="snappy")
+            os.replace(path + ".tmp", path)
+    return paths, rows
+
+
+def http_json(method, url, body=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read().decode() or "{}")
+
+
+def bench_e2e(quick):
+    """S3 event to rows in ClickHouse: N files uploaded to moto, one EventBridge event each posted to a `sluice serve`
+    that runs its loaders, until every file is loaded; against the same files loaded one after another by the
+    Python baseline (boto3 get_object + pyarrow + the usual client)."""
     if not loader_available():
-        print("\n%s: the loader is not in this build (`sluice load --help` fails); skipped" % name)
+        print("\ne2e: the loader is not in this build; skipped")
         return
-    print("\n%s: the loader is in this build, but this benchmark is not written yet (see docs/performance.md, "
-          "\"What is left\"); skipped" % name)
+    import boto3
+    paths, rows_per_file = e2e_files(quick)
+    total_rows = rows_per_file * len(paths)
+    reps = 1 if quick else 3
+    binary = sluice_binary()
+    work = tempfile.mkdtemp(prefix="e2e-", dir=DATA)
+    bucket = "bench-e2e-curated"
+    rows = []
+    moto_dir = os.path.join(work, "moto")
+    started = subprocess.run([os.path.join(ROOT, "scripts", "servers", "moto.sh"), "start", moto_dir],
+                             stdout=subprocess.PIPE, text=True)
+    if started.returncode != 0:
+        raise SystemExit("moto did not start")
+    s3_url = "http://127.0.0.1:%s" % started.stdout.strip().splitlines()[-1]
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="bench",
+                      aws_secret_access_key="bench")
+    s3.create_bucket(Bucket=bucket)
+    try:
+        for kind, label in (("ch18", "ClickHouse 18.16"), ("chdb", "ClickHouse 26.9")):
+            directory = os.path.join(work, kind)
+            log("e2e: starting %s" % label)
+            url = start_clickhouse(kind, directory)
+            server = None
+            try:
+                clickhouse_query(url, "CREATE DATABASE IF NOT EXISTS market")
+                config = os.path.join(work, kind + ".yaml")
+                with open(config, "w") as f:
+                    f.write("http:\n  host: 127.0.0.1\n  port: 0\n  drain_seconds: 0\nintake:\n  bucket: %s\n"
+                            "journal:\n  path: %s\nclickhouse:\n  url: %s\ns3:\n  endpoint: %s\n  path_style: true\n"
+                            "loader:\n  workers: 2\n  batch_wait_s: 0\nlog:\n  level: notice\n  format: json\n"
+                            % (bucket, os.path.join(work, kind + "-journal.db"), url, s3_url))
+                env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+                env.update(credentials)
+                log_path = os.path.join(work, kind + "-sluice.log")
+                process = subprocess.Popen([binary, "serve", "--config", config], stdout=open(log_path, "w"),
+                                           stderr=subprocess.STDOUT, env=env)
+                server = process
+                port = None
+                deadline = time.time() + 60
+                while time.time() < deadline and port is None:
+                    m = re.search(r'"msg":"listening".*?"port":"(\d+)"', open(log_path).read())
+                    port = int(m.group(1)) if m else None
+                    if process.poll() is not None:
+                        raise SystemExit("sluice serve exited: " + open(log_path).read()[-2000:])
+                    time.sleep(0.05)
+                if port is None:
+                    raise SystemExit("sluice serve did not report its port")
+                sluice_url = "http://127.0.0.1:%d" % port
+                times = {"sluice": [], "python": []}
+                failures = []
+                for rep in range(reps + 1):  # the first round is the warm-up
+                    for who in ("sluice", "python"):
+                        table_name = "e2e_%s_%s_%d" % (kind, who, rep)
+                        target = "market." + table_name
+                        clickhouse_query(url, "DROP TABLE IF EXISTS %s" % target)
+                        clickhouse_query(url, "CREATE TABLE %s (id Int64, qty Int32, price Float64, name String) "
+                                              "ENGINE = MergeTree ORDER BY id" % target)
+                        keys = []
+                        for i, path in enumerate(paths):
+                            key = "market/%s/ds=2025-09-10/part-%03d.parquet" % (table_name, i)
+                            with open(path, "rb") as f:
+                                put = s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+                            keys.append((key, os.path.getsize(path), put["ETag"].strip('"')))
+                        start = time.perf_counter()
+                        if who == "sluice":
+                            for key, size, etag in keys:
+                                http_json("POST", sluice_url + "/v1/events", {
+                                    "version": "0", "id": "e2e-%s-%d-%s" % (kind, rep, key.rsplit("-", 1)[1]),
+                                    "detail-type": "Object Created", "source": "aws.s3",
+                                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                    "resources": ["arn:aws:s3:::" + bucket],
+                                    "detail": {"version": "0", "bucket": {"name": bucket},
+                                               "object": {"key": key, "size": size, "etag": etag},
+                                               "reason": "PutObject"}})
+                            deadline = time.time() + (120 if quick else 600)
+                            while time.time() < deadline:
+                                listing = http_json("GET", sluice_url + "/v1/loads?table=%s&limit=1000" % target)
+                                states = [e.get("status") for e in listing.get("loads", [])]
+                                if len(states) == len(keys) and all(s in ("loaded", "dead_lettered") for s in states):
+                                    break
+                                time.sleep(0.02)
+                            if states.count("loaded") != len(keys):
+                                failures.append("sluice: %d of %d loaded" % (states.count("loaded"), len(keys)))
+                        else:
+                            python_e2e(kind, url, directory, target, s3, bucket, [k for k, _, _ in keys])
+                        elapsed = time.perf_counter() - start
+                        count = int(clickhouse_query(url, "SELECT count() FROM %s" % target).strip() or 0)
+                        if count != total_rows:
+                            failures.append("%s: %d of %d rows" % (who, count, total_rows))
+                        clickhouse_query(url, "DROP TABLE IF EXISTS %s" % target)
+                        if rep > 0 or reps == 0:
+                            times[who].append(elapsed)
+                s_rate = [len(paths) / t for t in times["sluice"]]
+                p_rate = [len(paths) / t for t in times["python"]]
+                rows.append([label, "sluice serve (2 workers)", fmt_rate(median(s_rate), spread(s_rate)),
+                             fmt_rate(total_rows / median(times["sluice"])),
+                             fmt_ratio(median(s_rate) / median(p_rate)), "; ".join(sorted(set(failures)))[:120] or "-"])
+                rows.append([label, "Python, one file after another (boto3 + pyarrow + %s)" % (
+                    "clickhouse-driver" if kind == "ch18" else "clickhouse-connect"),
+                             fmt_rate(median(p_rate), spread(p_rate)), fmt_rate(total_rows / median(times["python"])),
+                             "1.00x", "-"])
+            finally:
+                if server is not None and server.poll() is None:
+                    server.send_signal(signal.SIGTERM)
+                    try:
+                        server.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                stop_clickhouse(kind, directory)
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts", "servers", "moto.sh"), "stop", moto_dir],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+    table("e2e: %d files x %d rows, S3 (moto) event to rows in ClickHouse" % (len(paths), rows_per_file),
+          ["server", "loader", "files/s", "rows/s", "vs Python", "problems"], rows,
+          ["  sluice: from the first POST /v1/events to every entry loaded (GET /v1/loads), the exactly-once staged "
+           "protocol included; Python: get_object + read_table + insert per file, sequentially; median of %d after "
+           "a warm-up; ±: half the min-max range" % reps])
+
+
+def python_e2e(kind, url, directory, target, s3, bucket, keys):
+    """The baseline Lambda body, once per file: fetch from S3, decode with pyarrow, insert with the usual client."""
+    import io
+    import pyarrow.parquet as pq
+    database, name = target.split(".")
+    if kind == "ch18":
+        from clickhouse_driver import Client
+        with open(os.path.join(directory, "tcp_port")) as f:
+            client = Client("127.0.0.1", port=int(f.read().strip()))
+    else:
+        import clickhouse_connect
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=int(url.rsplit(":", 1)[1]), database=database)
+    try:
+        for key in keys:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            table = pq.read_table(io.BytesIO(body))
+            if kind == "ch18":
+                client.execute("INSERT INTO %s (%s) VALUES" % (target, ", ".join(table.column_names)),
+                               [column.to_pylist() for column in table.columns], columnar=True)
+            else:
+                client.insert_arrow(name, table)
+    finally:
+        if kind == "ch18":
+            client.disconnect()
+        else:
+            client.close()
 
 
 def main(argv):
@@ -886,8 +1063,8 @@ def main(argv):
                 bench_memory(quick)
             elif name == "load":
                 bench_load(quick)
-            else:
-                bench_loader(name)
+            elif name == "e2e":
+                bench_e2e(quick)
         except (SystemExit, Exception) as error:  # the harness broke, not a figure: report it, go on
             print("\n%s: the benchmark could not run: %s" % (name, error))
             broken.append(name)
