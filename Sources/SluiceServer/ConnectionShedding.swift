@@ -66,7 +66,8 @@ final class ConnectionShedder: Sendable {
     }
 }
 
-/// The per-connection half of ``ConnectionShedder``, placed after the HTTP codec.
+/// The per-connection half of ``ConnectionShedder``, placed after the HTTP codec. It also enforces
+/// `http.header_timeout_s`: a connection whose request head is not complete in time is closed.
 final class ConnectionSheddingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -74,49 +75,73 @@ final class ConnectionSheddingHandler: ChannelDuplexHandler, RemovableChannelHan
     typealias OutboundOut = HTTPResponsePart
 
     let shedder: ConnectionShedder
+    /// From the connection opening to its first request head.
+    let headerTimeout: TimeAmount
+    /// From the end of a response to the next request head (the keep-alive idle time plus `headerTimeout`).
+    let nextHeaderTimeout: TimeAmount
     private var counted = false
+    private var deadline: Scheduled<Void>?
 
-    init(shedder: ConnectionShedder) {
+    init(shedder: ConnectionShedder, headerTimeout: TimeAmount, nextHeaderTimeout: TimeAmount) {
         self.shedder = shedder
+        self.headerTimeout = headerTimeout
+        self.nextHeaderTimeout = nextHeaderTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { count(context.channel) }
+        if context.channel.isActive { opened(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        count(context.channel)
+        opened(context)
         context.fireChannelActive()
     }
 
-    private func count(_ channel: any Channel) {
+    private func opened(_ context: ChannelHandlerContext) {
         guard !counted else { return }
         counted = true
-        shedder.opened(channel)
+        shedder.opened(context.channel)
+        armDeadline(context, in: headerTimeout)
+    }
+
+    private func armDeadline(_ context: ChannelHandlerContext, in amount: TimeAmount) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: amount) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { shedder.requestStarted(context.channel) }
+        if case .head = unwrapInboundIn(data) {
+            deadline?.cancel()
+            deadline = nil
+            shedder.requestStarted(context.channel)
+        }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { shedder.responseEnded(context.channel) }
+        if case .end = unwrapOutboundIn(data) {
+            shedder.responseEnded(context.channel)
+            armDeadline(context, in: nextHeaderTimeout)
+        }
         context.write(data, promise: promise)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if counted {
-            counted = false
-            shedder.closed(context.channel)
-        }
+        released(context.channel)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        released(context.channel)
+    }
+
+    private func released(_ channel: any Channel) {
+        deadline?.cancel()
+        deadline = nil
         if counted {
             counted = false
-            shedder.closed(context.channel)
+            shedder.closed(channel)
         }
     }
 }

@@ -15,6 +15,10 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Double
     /// `http.body_timeout_s`: the whole request body must arrive within this time (default 10).
     public var bodyTimeoutSeconds: Double
+    /// `http.header_timeout_s`: a request head must be complete within this time of the connection opening (or,
+    /// on a kept-alive connection, of `http.idle_timeout_s` plus this after the previous response); else the
+    /// connection is closed (default 10). Slow-header clients cannot hold a connection for longer.
+    public var headerTimeoutSeconds: Double
     /// `http.max_connections`: over this, the connection waiting longest for a request head is closed to make room;
     /// at twice this, new connections wait in the accept backlog (default 1024).
     public var maxConnections: Int
@@ -32,7 +36,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         host: String = "0.0.0.0", port: Int = 8080, maxBodyBytes: Int = 262_144, maxJSONDepth: Int = 32,
-        idleTimeoutSeconds: Double = 15, bodyTimeoutSeconds: Double = 10, maxConnections: Int = 1024,
+        idleTimeoutSeconds: Double = 15, bodyTimeoutSeconds: Double = 10, headerTimeoutSeconds: Double = 10, maxConnections: Int = 1024,
         drainSeconds: Double = 2, retryAfterSeconds: Int = 5, apiKeys: [String] = [], authHeader: String = "x-api-key",
         protectOps: Bool = false
     ) {
@@ -42,6 +46,7 @@ public struct ServerConfiguration: Sendable {
         self.maxJSONDepth = maxJSONDepth
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.bodyTimeoutSeconds = bodyTimeoutSeconds
+        self.headerTimeoutSeconds = headerTimeoutSeconds
         self.maxConnections = maxConnections
         self.drainSeconds = drainSeconds
         self.retryAfterSeconds = retryAfterSeconds
@@ -55,7 +60,8 @@ public struct ServerConfiguration: Sendable {
     /// ## Configuration keys
     /// - `http.host` (string, default `0.0.0.0`), `http.port` (int, default `8080`)
     /// - `http.max_body_bytes` (int, default `262144`), `http.max_json_depth` (int, default `32`)
-    /// - `http.idle_timeout_s` (double, default `15`), `http.body_timeout_s` (double, default `10`)
+    /// - `http.idle_timeout_s` (double, default `15`), `http.body_timeout_s` (double, default `10`),
+    ///   `http.header_timeout_s` (double, default `10`)
     /// - `http.max_connections` (int, default `1024`), `http.drain_seconds` (double, default `2`)
     /// - `http.retry_after_s` (int, default `5`)
     /// - `auth.api_keys` (string list, secret, default empty = no authentication)
@@ -68,6 +74,7 @@ public struct ServerConfiguration: Sendable {
         maxJSONDepth = http.int("max_json_depth", default: 32, range: 4...512)
         idleTimeoutSeconds = http.double("idle_timeout_s", default: 15, range: 0.1...3600)
         bodyTimeoutSeconds = http.double("body_timeout_s", default: 10, range: 0.1...3600)
+        headerTimeoutSeconds = http.double("header_timeout_s", default: 10, range: 0.1...3600)
         maxConnections = http.int("max_connections", default: 1024, range: 1...1_000_000)
         drainSeconds = http.double("drain_seconds", default: 2, range: 0...600)
         retryAfterSeconds = http.int("retry_after_s", default: 5, range: 1...3600)

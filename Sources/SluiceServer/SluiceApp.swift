@@ -90,7 +90,11 @@ public struct SluiceApp: Sendable {
             router: router,
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [ConnectionSheddingHandler(shedder: shedder)],
+                    additionalChannelHandlers: [
+                        ConnectionSheddingHandler(
+                            shedder: shedder, headerTimeout: .milliseconds(Int64(server.headerTimeoutSeconds * 1000)),
+                            nextHeaderTimeout: .milliseconds(Int64((server.idleTimeoutSeconds + server.headerTimeoutSeconds) * 1000)))
+                    ],
                     idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(server.host, port: server.port),

@@ -31,7 +31,7 @@ public struct SluiceConfiguration: Sendable {
     /// Every key Sluice reads, for unknown-key detection (`domains.<name>.*` are matched separately).
     public static let knownKeys: Set<String> = [
         "http.host", "http.port", "http.max_body_bytes", "http.max_json_depth", "http.idle_timeout_s",
-        "http.body_timeout_s", "http.max_connections", "http.drain_seconds", "http.retry_after_s",
+        "http.body_timeout_s", "http.header_timeout_s", "http.max_connections", "http.drain_seconds", "http.retry_after_s",
         "auth.api_keys", "auth.header", "auth.protect_ops",
         "intake.bucket", "intake.min_size", "intake.pattern_file", "intake.domains",
         "journal.path", "journal.max_pending", "journal.max_batch", "journal.dead_letter_payload_limit",
@@ -167,7 +167,8 @@ public struct SluiceConfiguration: Sendable {
         var out = ""
         out += "http:\n  host: \(q(server.host))\n  port: \(server.port)\n  max_body_bytes: \(server.maxBodyBytes)\n"
         out += "  max_json_depth: \(server.maxJSONDepth)\n  idle_timeout_s: \(server.idleTimeoutSeconds)\n"
-        out += "  body_timeout_s: \(server.bodyTimeoutSeconds)\n  max_connections: \(server.maxConnections)\n"
+        out += "  body_timeout_s: \(server.bodyTimeoutSeconds)\n  header_timeout_s: \(server.headerTimeoutSeconds)\n"
+        out += "  max_connections: \(server.maxConnections)\n"
         out += "  drain_seconds: \(server.drainSeconds)\n  retry_after_s: \(server.retryAfterSeconds)\n"
         out += "auth:\n  api_keys: [\(server.apiKeys.map { _ in "<redacted>" }.joined(separator: ", "))]\n"
         out += "  header: \(q(server.authHeader))\n  protect_ops: \(server.protectOps)\n"

@@ -27,10 +27,15 @@ struct ConnectionSheddingTests {
             _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
         }
 
-        /// True when the server closed the connection (a read returns end of file).
+        /// True when the server closed the connection: reads what the server sent until end of file (closed) or
+        /// until nothing arrives for 200 ms (open).
         func closedByServer() -> Bool {
-            var byte: UInt8 = 0
-            return read(fd, &byte, 1) == 0
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buffer, buffer.count)
+                if n == 0 { return true }
+                if n < 0 { return errno == ECONNRESET }
+            }
         }
 
         deinit { close(fd) }
@@ -39,6 +44,26 @@ struct ConnectionSheddingTests {
     struct TestFailure: Error, CustomStringConvertible {
         let description: String
         init(_ description: String) { self.description = description }
+    }
+
+    @Test func aRequestHeadThatTakesTooLongClosesTheConnection() async throws {
+        var configuration = LiveServer.configuration()
+        configuration.server.headerTimeoutSeconds = 0.5
+        try await LiveServer.with(configuration) { server in
+            let slow = try RawConnection(port: server.port)
+            let quiet = try RawConnection(port: server.port)
+            slow.send("POST /v1/events HTTP/1.1\r\nHost: x\r\n")
+            for _ in 0..<6 {  // a header line every 200 ms keeps the connection from being idle, not from the deadline
+                slow.send("X-Slow: 1\r\n")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(slow.closedByServer())
+            #expect(quiet.closedByServer())
+            let fine = try RawConnection(port: server.port)
+            fine.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(!fine.closedByServer(), "a connection that sent a whole request keeps its keep-alive time")
+        }
     }
 
     @Test func theOldestSlowHeaderConnectionMakesRoomForANewClient() async throws {
