@@ -48,6 +48,18 @@ struct ObjectKeyFuzzRegressionTests {
         #expect(HiveEscaping.unescape("\u{070F}%2F") == "\u{070F}/")
     }
 
+    /// crash-170e3a32…: a 400-byte partition value of control characters parses, but its Hive-escaped form
+    /// (`%00` for each) makes the rebuilt key longer than S3 allows, which must be refused for its length.
+    @Test func aRebuiltKeyOverTheLengthLimitIsRefusedForItsLength() throws {
+        let value = String(repeating: "\u{07}\0", count: 200)
+        let parsed = try ParsedKey.parse("a/bhc/caCter=\(value)/\u{FFFD}")
+        #expect(parsed.partitions == [ParsedKey.Partition(name: "caCter", value: value)])
+        let rebuilt = "\(parsed.domain)/\(parsed.table)/\(parsed.partitionPath)/\(parsed.fileName)"
+        #expect(rebuilt.utf8.count > 1024)
+        let error = #expect(throws: SluiceError.self) { try ParsedKey.parse(rebuilt) }
+        #expect(error?.message.contains("1024-byte limit") == true)
+    }
+
     @Test func aPartitionValueWithAPrependedMarkIsDecoded() throws {
         let parsed = try ParsedKey.parse("market/prices/k=\u{070F}%2F/part.parquet")
         #expect(parsed.partitions == [ParsedKey.Partition(name: "k", value: "\u{070F}/")])

@@ -191,7 +191,9 @@ def generate(kind, quick=False):
 # MARK: intake
 
 class SluiceServer:
-    """`sluice serve` on a free loopback port with a fresh journal in `workdir`."""
+    """`sluice serve` on a free loopback port with a fresh journal in `workdir`, intake only (`loader.workers: 0`):
+    the benchmark measures intake, and loaders failing against an absent ClickHouse would compete for the
+    journal's writer (see docs/performance.md)."""
 
     def __init__(self, workdir):
         self.workdir = workdir
@@ -206,6 +208,8 @@ intake:
 journal:
   path: %s
   max_pending: 100000000
+loader:
+  workers: 0
 log:
   level: notice
   format: json
