@@ -40,13 +40,17 @@ public struct BatchPolicy: Sendable, Hashable {
 }
 
 extension Journal {
+    /// How many of a priority class's oldest ready entries one claim looks at.
+    static let claimWindow = 512
+
     /// Claims the next batch, with files of one domain and one table.
     ///
     /// Order: among the priority classes that have a batch ready, the class is chosen by weighted round robin
     /// (6:3:1); within the class, the batch whose oldest file arrived first (FIFO). A batch that already has a
     /// load id (it was tried before) keeps exactly its files. A new batch takes up to `batch_max` ready files
     /// of its table (and at most `maxBytes`), and is ready once it has `batch_min` files or its oldest file has
-    /// waited `maxWaitMilliseconds`. Ready means `queued`, or `retrying` with its backoff over.
+    /// waited `maxWaitMilliseconds`. Ready means `queued`, or `retrying` with its backoff over. Only the class's
+    /// ``claimWindow`` oldest ready entries are read, so a claim's cost does not grow with the backlog.
     ///
     /// - Parameter excluding: tables that may not take another load now (their concurrency cap is reached).
     public func claimNext(_ policy: BatchPolicy = BatchPolicy(), excluding: Set<TableReference> = []) async throws -> ClaimedBatch? {
@@ -55,49 +59,62 @@ extension Journal {
         let excludedArgs = excluding.flatMap { [$0.database, $0.table] }
         let exclusion = String(repeating: " AND NOT (target_database = ? AND target_table = ?)", count: excluding.count)
         let (batch, changes) = try await pool.write { db -> (ClaimedBatch?, [(from: EntryState, to: EntryState, domain: String)]) in
-            // The best candidate of each class: (head id, load id or group).
+            // The best candidate of each class: (head id, load id or group). Each class is read as a window of its
+            // oldest ready entries (walking the `entries_ready` index in id order; the `state IN` term lets the
+            // planner use that partial index instead of sorting every pending entry), so a claim costs the same
+            // whatever the backlog: an older batch always lies inside the window, and a table whose files are spread
+            // beyond it is claimed by its wait rule, or in a later claim.
             enum Candidate {
                 case retry(loadID: String, head: Int64)
-                case fresh(domain: String, database: String, table: String, head: Int64)
+                case fresh(domain: String, database: String, table: String, head: Int64, members: [(id: Int64, size: Int64)])
                 var head: Int64 {
                     switch self {
-                    case .retry(_, let h), .fresh(_, _, _, let h): h
+                    case .retry(_, let h), .fresh(_, _, _, let h, _): h
                     }
                 }
+            }
+            struct Group: Hashable {
+                var domain: String
+                var database: String
+                var table: String
             }
             var best: [Priority: Candidate] = [:]
             for priority in Priority.allCases {
                 var args: StatementArguments = [priority.rank, now]
                 args += StatementArguments(excludedArgs)
-                if let row = try Row.fetchOne(
+                args += [Journal.claimWindow]
+                let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT load_id, MIN(id) AS head FROM entries
-                        WHERE priority = ? AND \(ready) AND load_id IS NOT NULL\(exclusion)
-                        GROUP BY load_id ORDER BY head LIMIT 1
-                        """,
-                    arguments: args
-                ) {
-                    best[priority] = .retry(loadID: row["load_id"], head: row["head"])
-                }
-                let groups = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT domain, target_database, target_table, MIN(id) AS head, COUNT(*) AS n, MIN(received_at) AS oldest
-                        FROM entries WHERE priority = ? AND \(ready) AND load_id IS NULL\(exclusion)
-                        GROUP BY domain, target_database, target_table ORDER BY head LIMIT 200
+                        SELECT id, load_id, domain, target_database, target_table, size, received_at FROM entries
+                        WHERE state IN ('queued', 'retrying') AND priority = ? AND \(ready)\(exclusion)
+                        ORDER BY id LIMIT ?
                         """,
                     arguments: args
                 )
-                for g in groups {
-                    let domain: String = g["domain"]
-                    let n: Int = g["n"]
-                    let oldest: Int64 = g["oldest"]
-                    let head: Int64 = g["head"]
-                    let filled = n >= (policy.minFiles[domain] ?? 1) || now - oldest >= policy.maxWaitMilliseconds
-                    guard filled else { continue }
+                var order: [Group] = []
+                var members: [Group: [(id: Int64, size: Int64)]] = [:]
+                var oldest: [Group: Int64] = [:]
+                for row in rows {
+                    let id: Int64 = row[0]
+                    if let loadID: String = row[1] {
+                        // The oldest ready entry that was tried before: its batch keeps exactly its files.
+                        if best[priority] == nil { best[priority] = .retry(loadID: loadID, head: id) }
+                        continue
+                    }
+                    let group = Group(domain: row[2], database: row[3], table: row[4])
+                    if members[group] == nil {
+                        order.append(group)
+                        oldest[group] = row[6]
+                    }
+                    members[group, default: []].append((id: id, size: row[5] ?? 0))
+                }
+                for group in order {
+                    let files = members[group] ?? []
+                    let filled = files.count >= (policy.minFiles[group.domain] ?? 1) || now - (oldest[group] ?? now) >= policy.maxWaitMilliseconds
+                    guard filled, let head = files.first?.id else { continue }
                     if best[priority].map({ head < $0.head }) ?? true {
-                        best[priority] = .fresh(domain: domain, database: g["target_database"], table: g["target_table"], head: head)
+                        best[priority] = .fresh(domain: group.domain, database: group.database, table: group.table, head: head, members: files)
                     }
                     break
                 }
@@ -113,25 +130,15 @@ extension Journal {
                 ids = try Int64.fetchAll(
                     db, sql: "SELECT id FROM entries WHERE load_id = ? AND \(ready) ORDER BY id", arguments: [existing, now]
                 )
-            case .fresh(let domain, let database, let table, let head):
+            case .fresh(let domain, _, _, let head, let members):
                 loadID = Journal.newLoadID(head: head)
                 let limit = max(1, policy.maxFiles[domain] ?? 1)
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, size FROM entries
-                        WHERE domain = ? AND target_database = ? AND target_table = ? AND load_id IS NULL AND \(ready)
-                        ORDER BY id LIMIT ?
-                        """,
-                    arguments: [domain, database, table, now, limit]
-                )
                 var taken: [Int64] = []
                 var bytes: Int64 = 0
-                for row in rows {
-                    let size: Int64 = row["size"] ?? 0
-                    if let maxBytes = policy.maxBytes, !taken.isEmpty, bytes + size > maxBytes { break }
-                    taken.append(row["id"])
-                    bytes += size
+                for member in members.prefix(limit) {
+                    if let maxBytes = policy.maxBytes, !taken.isEmpty, bytes + member.size > maxBytes { break }
+                    taken.append(member.id)
+                    bytes += member.size
                 }
                 ids = taken
                 try db.execute(

@@ -22,6 +22,30 @@ struct BatchingTests {
         }
     }
 
+    /// A claim reads a window of the oldest ready entries (512 per class): with a larger backlog, batches still
+    /// come out oldest first, and a table whose files lie beyond the window is claimed once its files are reached.
+    @Test func aBacklogLargerThanTheClaimWindowIsClaimedInOrder() async throws {
+        let clock = TestClock()
+        try await withJournal(clock: clock) { journal in
+            // 600 lone files of 600 tables, then 3 files of one more table: every table below batch_min 3.
+            for i in 0..<600 { _ = try await journal.enqueue([file("market/t\(i)/a.parquet")]) }
+            for i in 0..<3 { _ = try await journal.enqueue([file("market/late/b\(i).parquet")]) }
+            let policy = BatchPolicy(maxFiles: ["market": 10], minFiles: ["market": 3], maxWaitMilliseconds: 5000)
+            // Within the window no table has 3 files and none has waited; `late` lies beyond the window.
+            #expect(try await journal.claimNext(policy) == nil)
+            clock.advance(ms: 5000)
+            var tables: [String] = []
+            while let batch = try await journal.claimNext(policy) {
+                tables.append(batch.target.table)
+                #expect(batch.entries.count == (batch.target.table == "late" ? 3 : 1))
+            }
+            #expect(tables.count == 601)
+            #expect(tables.first == "t0")
+            #expect(tables.last == "late")
+            #expect(tables.dropLast() == (0..<600).map { "t\($0)" }[...])
+        }
+    }
+
     @Test func byteCapKeepsAtLeastOneFile() async throws {
         try await withJournal { journal in
             for i in 0..<5 { _ = try await journal.enqueue([file("market/prices/a\(i).parquet")]) }
