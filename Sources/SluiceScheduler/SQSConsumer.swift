@@ -20,7 +20,8 @@ public struct SQSConsumerConfiguration: Sendable {
     /// `sqs.visibility_timeout_s`: how long a received message stays hidden, renewed while its load runs
     /// (default 1800, the seed's value: 6 × the processing timeout).
     public var visibilityTimeoutSeconds: Int
-    /// `sqs.extend_interval_s`: how often leases are renewed and finished messages deleted (default 60).
+    /// `sqs.extend_interval_s`: how often the leases of running loads are renewed (default 60). Messages whose load
+    /// committed are deleted within a second of the commit, whatever this is.
     public var extendIntervalSeconds: Double
 
     public init(queueURLs: [String] = [], waitTimeSeconds: Int = 20, maxMessages: Int = 10, visibilityTimeoutSeconds: Int = 1800, extendIntervalSeconds: Double = 60) {
@@ -240,21 +241,27 @@ public final class SQSConsumer: Service, Sendable {
         _ = try? await journal.recordInvalid(InvalidPayload(correlationID: correlationID, error: error, source: "sqs", payload: message.body))
     }
 
+    /// Every second: deletes the messages whose load committed (the sooner, the smaller the window in which a
+    /// crash leaves a loaded file's message for another replica to load again). Every `sqs.extend_interval_s`:
+    /// renews the leases of the rest.
     private func leaseLoop() async {
+        var sinceExtend = 0.0
         while !isStopping {
-            await renewLeases()
-            let interval = configuration.extendIntervalSeconds
+            let extend = sinceExtend >= configuration.extendIntervalSeconds
+            await renewLeases(extend: extend)
+            if extend { sinceExtend = 0 }
             var waited = 0.0
-            while waited < interval, !isStopping {
+            while waited < 1, !isStopping {
                 try? await Task.sleep(for: .milliseconds(250))
                 waited += 0.25
             }
+            sinceExtend += waited
         }
     }
 
-    /// Deletes the messages whose load committed, stops renewing those that failed for good, and renews
-    /// the rest.
-    public func renewLeases() async {
+    /// Deletes the messages whose load committed, stops renewing those that failed for good, and (with `extend`)
+    /// renews the rest.
+    public func renewLeases(extend: Bool = true) async {
         let current = leases.withLock { $0 }
         var deletes: [String: [String: String]] = [:]
         for (messageID, lease) in current {
@@ -267,6 +274,7 @@ public final class SQSConsumer: Service, Sendable {
                 metrics.sqsMessage(domain: lease.domain, outcome: "released")
                 logger.warning("load failed for good; the message goes back to the queue for its redrive", metadata: ["correlation_id": "\(lease.correlationID)", "message_id": "\(messageID)"])
             default:
+                guard extend else { continue }
                 do {
                     try await queue.extend(queueURL: lease.queueURL, receiptHandle: lease.receiptHandle, visibilityTimeoutSeconds: configuration.visibilityTimeoutSeconds, logger: logger)
                 } catch {
