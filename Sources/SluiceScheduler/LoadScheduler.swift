@@ -27,6 +27,7 @@ public final class LoadScheduler: Service, Sendable {
     let now: @Sendable () -> Int64
     private let state = Mutex(State())
     private let wakeUps = WakeUp()
+    private let batchObserver = Mutex<(@Sendable () -> Void)?>(nil)
     /// Claims happen one at a time, so the per-table cap is checked and taken in one step.
     private let claimLock = AsyncLock()
 
@@ -95,6 +96,11 @@ public final class LoadScheduler: Service, Sendable {
     /// Wakes idle workers (called when intake queued something).
     public func wake() {
         wakeUps.signal()
+    }
+
+    /// Called after every batch's outcome is recorded (the SQS consumer deletes the messages of what committed).
+    public func onBatchFinished(_ observer: @escaping @Sendable () -> Void) {
+        batchObserver.withLock { $0 = observer }
     }
 
     private func beginShutdown() {
@@ -219,6 +225,7 @@ public final class LoadScheduler: Service, Sendable {
             return true
         }
         try await apply(result, to: batch, logger: logger, elapsed: ContinuousClock.now - started)
+        batchObserver.withLock { $0 }?()
         return true
     }
 

@@ -21,7 +21,7 @@ public struct SQSConsumerConfiguration: Sendable {
     /// (default 1800, the seed's value: 6 × the processing timeout).
     public var visibilityTimeoutSeconds: Int
     /// `sqs.extend_interval_s`: how often the leases of running loads are renewed (default 60). Messages whose load
-    /// committed are deleted within a second of the commit, whatever this is.
+    /// committed are deleted as soon as their batch ends, whatever this is.
     public var extendIntervalSeconds: Double
 
     public init(queueURLs: [String] = [], waitTimeSeconds: Int = 20, maxMessages: Int = 10, visibilityTimeoutSeconds: Int = 1800, extendIntervalSeconds: Double = 60) {
@@ -96,6 +96,8 @@ public final class SQSConsumer: Service, Sendable {
     let onQueued: @Sendable () -> Void
     private let leases = Mutex<[String: Lease]>([:])
     private let stopping = Mutex(false)
+    private let settleRequests = WakeUp()
+    private let settlePending = Mutex(false)
 
     struct Lease: Sendable {
         var queueURL: String
@@ -241,21 +243,23 @@ public final class SQSConsumer: Service, Sendable {
         _ = try? await journal.recordInvalid(InvalidPayload(correlationID: correlationID, error: error, source: "sqs", payload: message.body))
     }
 
-    /// Every second: deletes the messages whose load committed (the sooner, the smaller the window in which a
-    /// crash leaves a loaded file's message for another replica to load again). Every `sqs.extend_interval_s`:
-    /// renews the leases of the rest.
+    /// Asks for the messages of finished loads to be deleted now (the loaders call it after every batch).
+    public func settle() {
+        settlePending.withLock { $0 = true }
+        settleRequests.signal()
+    }
+
+    /// After every batch (``settle()``), and at least every second: deletes the messages whose load committed, so
+    /// that a crash leaves as few loaded files' messages as possible for another replica to load again. Every
+    /// `sqs.extend_interval_s`: renews the leases of the rest.
     private func leaseLoop() async {
-        var sinceExtend = 0.0
+        var lastExtend = ContinuousClock.now
         while !isStopping {
-            let extend = sinceExtend >= configuration.extendIntervalSeconds
+            let extend = ContinuousClock.now - lastExtend >= .milliseconds(Int(configuration.extendIntervalSeconds * 1000))
+            settlePending.withLock { $0 = false }
             await renewLeases(extend: extend)
-            if extend { sinceExtend = 0 }
-            var waited = 0.0
-            while waited < 1, !isStopping {
-                try? await Task.sleep(for: .milliseconds(250))
-                waited += 0.25
-            }
-            sinceExtend += waited
+            if extend { lastExtend = ContinuousClock.now }
+            if !settlePending.withLock({ $0 }) { await settleRequests.wait(timeoutMilliseconds: 1000) }
         }
     }
 

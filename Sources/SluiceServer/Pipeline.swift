@@ -40,10 +40,12 @@ public final class Pipeline: Sendable {
         self.scheduler = scheduler
         let intake = try Intake(configuration: configuration.intake)
         let sqs: any MessageQueue = clients.aws?.sqs ?? NoQueue()
-        consumer = SQSConsumer(
+        let consumer = SQSConsumer(
             queue: sqs, journal: journal, intake: intake, configuration: configuration.sqs, metrics: metrics, logger: logger,
             onQueued: { scheduler.wake() }
         )
+        scheduler.onBatchFinished { consumer.settle() }
+        self.consumer = consumer
         var checks: [any ReadinessCheck] = []
         if configuration.loader.workers > 0 {
             checks.append(ClickHouseReadiness(client: clients.clickhouse))
