@@ -171,11 +171,23 @@ public final class Journal: Service, Sendable {
                 while let batch = await self.nextBatch() {
                     await self.commit(batch)
                 }
+                self.checkpoint()
             } onGracefulShutdown: {
                 self.close()
             }
         } onCancel: {
             self.close()
+        }
+    }
+
+    /// Copies the WAL into the database file and truncates it, so a stopped journal is one self-contained file.
+    /// Runs when the writer loop ends (the journal is the last service to stop); a failure only leaves the WAL for
+    /// the next start to replay.
+    func checkpoint() {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            logger.warning("journal checkpoint at shutdown failed; the next start replays the WAL", metadata: ["error": "\(Journal.describe(error))"])
         }
     }
 

@@ -44,7 +44,8 @@ public final class Pipeline: Sendable {
             queue: sqs, journal: journal, intake: intake, configuration: configuration.sqs, metrics: metrics, logger: logger,
             onQueued: { scheduler.wake() }
         )
-        scheduler.onBatchFinished { consumer.settle() }
+        // Weak: the consumer already holds the scheduler (onQueued); a cycle would keep both, and the journal, alive.
+        scheduler.onBatchFinished { [weak consumer] in consumer?.settle() }
         self.consumer = consumer
         var checks: [any ReadinessCheck] = []
         if configuration.loader.workers > 0 {

@@ -51,6 +51,10 @@ struct DurabilityTests {
         let r = try await http(client, .POST, "\(server.url)/v1/events", body: eventBridgeEvent(key: "market/prices/ds=1/a.parquet", etag: "a"))
         #expect(r.status == 202)
         #expect(server.terminate() == 0)
+        // A stopped journal is one file: the WAL was checkpointed and truncated at shutdown.
+        let wal = dir.appendingPathComponent("journal.db-wal").path
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int ?? 0
+        #expect(walBytes == 0)
         let restarted = try await ServeProcess.start(config: config)
         let list = try await http(client, .GET, "\(restarted.url)/v1/loads")
         #expect(list.json["count"] as? Int == 1)
