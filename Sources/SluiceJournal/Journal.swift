@@ -103,15 +103,12 @@ public final class Journal: Service, Sendable {
         config.readonly = true
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
-            let result = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            try queue.read { db in try quickCheck(db, path: path) }
             try queue.close()
-            if result != ["ok"] {
-                throw JournalError(.corrupt, "\(path) failed its integrity check: \(result.prefix(3).joined(separator: "; ")); the file was left as it is")
-            }
         } catch let error as JournalError {
             throw error
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
-            throw JournalError(.corrupt, "\(path) cannot be read as a journal: \(describe(error)); the file was left as it is")
+            throw unreadable(path, error)
         } catch {
             // Not a verdict on the file (permissions, a read-only directory): the writer's open reports it.
         }
@@ -119,15 +116,24 @@ public final class Journal: Service, Sendable {
 
     static func check(_ pool: DatabasePool, path: String) throws {
         do {
-            let result = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
-            if result != ["ok"] {
-                throw JournalError(.corrupt, "\(path) failed its integrity check: \(result.prefix(3).joined(separator: "; ")); the file was left as it is")
-            }
+            try pool.read { db in try quickCheck(db, path: path) }
         } catch let error as JournalError {
             throw error
         } catch {
-            throw JournalError(.corrupt, "\(path) cannot be read as a journal: \(describe(error)); the file was left as it is")
+            throw unreadable(path, error)
         }
+    }
+
+    /// `PRAGMA quick_check`; anything but `ok` is a damaged journal.
+    private static func quickCheck(_ db: Database, path: String) throws {
+        let result = try String.fetchAll(db, sql: "PRAGMA quick_check")
+        if result != ["ok"] {
+            throw JournalError(.corrupt, "\(path) failed its integrity check: \(result.prefix(3).joined(separator: "; ")); the file was left as it is")
+        }
+    }
+
+    private static func unreadable(_ path: String, _ error: any Error) -> JournalError {
+        JournalError(.corrupt, "\(path) cannot be read as a journal: \(describe(error)); the file was left as it is")
     }
 
     static func describe(_ error: any Error) -> String {
