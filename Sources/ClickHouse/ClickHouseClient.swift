@@ -184,20 +184,15 @@ public final class ClickHouseClient: Sendable {
         operation: String, path: String = "", urlQuery: String?, method: HTTPMethod = .POST, body: HTTPClientRequest.Body?,
         settings: [String: String], queryID: String?, maxResponseBytes: Int
     ) async throws(ClickHouseError) -> Response {
-        guard let observer else {
-            return try await exchange(
-                path: path, urlQuery: urlQuery, method: method, body: body, settings: settings, queryID: queryID,
-                maxResponseBytes: maxResponseBytes)
-        }
         let started = ContinuousClock.now
         do {
             let response = try await exchange(
                 path: path, urlQuery: urlQuery, method: method, body: body, settings: settings, queryID: queryID,
                 maxResponseBytes: maxResponseBytes)
-            observer(operation, "ok", ContinuousClock.now - started)
+            observer?(operation, "ok", ContinuousClock.now - started)
             return response
         } catch {
-            observer(operation, error.category.description, ContinuousClock.now - started)
+            observer?(operation, error.category.description, ContinuousClock.now - started)
             throw error
         }
     }

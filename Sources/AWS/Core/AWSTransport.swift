@@ -112,22 +112,22 @@ struct AWSRequester: Sendable {
 
     /// Sends a request; returns the response for 2xx, throws ``AWSError`` otherwise.
     func send(_ request: AWSRequest, timeout: TimeAmount, logger: Logger) async throws -> HTTPClientResponse {
-        guard let observer = self.transport.observer else {
-            return try await self.exchange(request, timeout: timeout, logger: logger)
-        }
+        let observer = self.transport.observer
         let started = ContinuousClock.now
         do {
             let response = try await self.exchange(request, timeout: timeout, logger: logger)
-            observer(self.service, request.operation, "ok", ContinuousClock.now - started)
+            observer?(self.service, request.operation, "ok", ContinuousClock.now - started)
             return response
         } catch {
-            let outcome: String
-            switch (error as? AWSError)?.httpStatus {
-            case .some(let status) where status >= 500: outcome = "server_error"
-            case .some: outcome = "client_error"
-            case .none: outcome = error is CancellationError ? "cancelled" : "network_error"
+            if let observer {
+                let outcome: String
+                switch (error as? AWSError)?.httpStatus {
+                case .some(let status) where status >= 500: outcome = "server_error"
+                case .some: outcome = "client_error"
+                case .none: outcome = error is CancellationError ? "cancelled" : "network_error"
+                }
+                observer(self.service, request.operation, outcome, ContinuousClock.now - started)
             }
-            observer(self.service, request.operation, outcome, ContinuousClock.now - started)
             throw error
         }
     }
