@@ -662,6 +662,17 @@ def clickhouse_query(url, sql):
         return response.read().decode()
 
 
+def memory_files(quick):
+    """The files `memory` and `load` use (gen_data.py memory), generated once and cached: (directory, manifest)."""
+    out = os.path.join(DATA, "memory-v1-" + ("quick" if quick else "full"))
+    if not os.path.exists(os.path.join(out, "manifest.json")):
+        log("generating data in %s" % out)
+        subprocess.run([sys.executable, os.path.join(LIB, "gen_data.py"), "memory", out] + (["--quick"] if quick else []),
+                       check=True)
+    with open(os.path.join(out, "manifest.json")) as f:
+        return out, json.load(f)
+
+
 def bench_memory(quick):
     """Peak RSS of `sluice load --file` (max RSS from /usr/bin/time -v) into ClickHouse 18.16, per file size."""
     if not loader_available():
@@ -671,14 +682,7 @@ def bench_memory(quick):
     if not os.path.exists("/usr/bin/time"):
         print("\nmemory: /usr/bin/time is not installed (apt-get install time); skipped")
         return
-    name = "memory-v1-" + ("quick" if quick else "full")
-    out = os.path.join(DATA, name)
-    if not os.path.exists(os.path.join(out, "manifest.json")):
-        log("generating memory data in %s" % out)
-        subprocess.run([sys.executable, os.path.join(LIB, "gen_data.py"), "memory", out] + (["--quick"] if quick else []),
-                       check=True)
-    with open(os.path.join(out, "manifest.json")) as f:
-        manifest = json.load(f)
+    out, manifest = memory_files(quick)
     binary = sluice_binary()
     work = tempfile.mkdtemp(prefix="memory-", dir=DATA)
     ch = os.path.join(work, "ch18")
@@ -778,14 +782,7 @@ def bench_load(quick):
         print("\nload: the loader is not in this build (`sluice load --help` does not describe `sluice load`); "
               "skipped")
         return
-    name = "memory-v1-" + ("quick" if quick else "full")
-    out = os.path.join(DATA, name)
-    if not os.path.exists(os.path.join(out, "manifest.json")):
-        log("generating data in %s" % out)
-        subprocess.run([sys.executable, os.path.join(LIB, "gen_data.py"), "memory", out] + (["--quick"] if quick else []),
-                       check=True)
-    with open(os.path.join(out, "manifest.json")) as f:
-        manifest = json.load(f)
+    out, manifest = memory_files(quick)
     # The 50 MB file in full runs (the 500 MB one is for the memory benchmark), the 5 MB one with --quick.
     entry = [e for e in manifest["files"] if e["file_bytes"] < 100e6][-1]
     path = os.path.join(out, entry["file"])
