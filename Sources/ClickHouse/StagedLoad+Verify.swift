@@ -36,9 +36,8 @@ extension StagedLoad {
         let partition = SQL.string(intent.partitionID)
         var lineageAbsent = false
         if !lineage.isEmpty {
-            let condition = lineage.sorted { $0.key < $1.key }
-                .map { "toString(\(SQL.identifier($0.key))) = \(SQL.string($0.value))" }.joined(separator: " AND ")
-            let rows = try await client.query("SELECT count() FROM \(target.sql) WHERE _partition_id = \(partition) AND \(condition)")
+            let rows = try await client.query(
+                "SELECT count() FROM \(target.sql) WHERE _partition_id = \(partition) AND \(SQL.lineageCondition(lineage))")
             let present = Int(rows.first?.first ?? "") ?? 0
             if present > 0 {
                 return .committed(evidence: "\(present) rows with the load's lineage in partition \(intent.partitionID)")

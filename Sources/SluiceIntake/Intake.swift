@@ -21,6 +21,9 @@ public struct QueuedFile: Sendable, Hashable {
     public var priority: Priority
     /// The event as received.
     public var payload: String
+    /// The SQS message carrying it had been received before (`ApproximateReceiveCount` > 1), possibly by another
+    /// consumer of the queue that loaded the file and stopped before deleting the message.
+    public var redelivered = false
 
     public init(
         correlationID: String, source: EventSource, bucket: String, key: String, size: Int64?, etag: String?,

@@ -133,32 +133,47 @@ extension Journal {
     public func completeLoad(loadID: String, target: TableReference, files: [LoadedFile]) async throws {
         let now = clock()
         let changes = try await pool.write { db in
-            var changes: [(from: EntryState, to: EntryState, domain: String)] = []
-            for file in files {
-                changes.append(try Journal.transition(db, id: file.entryID, event: .succeed, at: now, code: nil, message: nil))
-                try db.execute(
-                    sql: "UPDATE entries SET rows_loaded = ?, bytes_loaded = ?, object_version = ? WHERE id = ?",
-                    arguments: [file.rows, file.bytes, file.version, file.entryID]
-                )
-                guard let row = try Row.fetchOne(db, sql: "SELECT bucket, object_key, correlation_id FROM entries WHERE id = ?", arguments: [file.entryID]) else {
-                    throw JournalError(.notFound, "entry \(file.entryID) does not exist")
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO ledger (bucket, object_key, version, target_database, target_table, rows, bytes, load_id, correlation_id, loaded_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(bucket, object_key, version) DO NOTHING
-                        """,
-                    arguments: [
-                        row["bucket"], row["object_key"], file.version, target.database, target.table, file.rows, file.bytes,
-                        loadID, row["correlation_id"], now,
-                    ]
-                )
-            }
+            let changes = try files.map { try Journal.recordLoaded(db, file: $0, target: target, loadID: loadID, at: now, message: nil) }
             try db.execute(sql: "UPDATE loads SET state = 'done', updated_at = ? WHERE load_id = ?", arguments: [now, loadID])
             return changes
         }
         changes.forEach(account)
+    }
+
+    /// Marks a loading entry loaded, with its ledger row, because its version's rows are already in the target table
+    /// (another consumer loaded it); `reason` goes into its history. The ledger row's load id is `found`.
+    public func markFoundInTable(_ file: LoadedFile, target: TableReference, reason: String) async throws {
+        let now = clock()
+        let change = try await pool.write { db in
+            try Journal.recordLoaded(db, file: file, target: target, loadID: "found", at: now, message: reason)
+        }
+        account(change)
+    }
+
+    /// Moves one entry to `loaded` with its counts and writes its version's ledger row (kept if one exists).
+    private static func recordLoaded(
+        _ db: Database, file: LoadedFile, target: TableReference, loadID: String, at now: Int64, message: String?
+    ) throws -> (from: EntryState, to: EntryState, domain: String) {
+        let change = try Journal.transition(db, id: file.entryID, event: .succeed, at: now, code: nil, message: message)
+        try db.execute(
+            sql: "UPDATE entries SET rows_loaded = ?, bytes_loaded = ?, object_version = ? WHERE id = ?",
+            arguments: [file.rows, file.bytes, file.version, file.entryID]
+        )
+        guard let row = try Row.fetchOne(db, sql: "SELECT bucket, object_key, correlation_id FROM entries WHERE id = ?", arguments: [file.entryID]) else {
+            throw JournalError(.notFound, "entry \(file.entryID) does not exist")
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO ledger (bucket, object_key, version, target_database, target_table, rows, bytes, load_id, correlation_id, loaded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(bucket, object_key, version) DO NOTHING
+                """,
+            arguments: [
+                row["bucket"], row["object_key"], file.version, target.database, target.table, file.rows, file.bytes,
+                loadID, row["correlation_id"], now,
+            ]
+        )
+        return change
     }
 
     /// Marks a loading entry loaded without inserting anything, because its version is already in the

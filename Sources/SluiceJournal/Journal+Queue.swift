@@ -293,7 +293,8 @@ extension JournalEntry {
             bytesLoaded: row["bytes_loaded"],
             payload: row["payload"],
             loadID: row["load_id"],
-            objectVersion: row["object_version"]
+            objectVersion: row["object_version"],
+            redelivered: row["redelivered"] ?? false
         )
     }
 }

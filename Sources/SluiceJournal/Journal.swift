@@ -358,8 +358,8 @@ public final class Journal: Service, Sendable {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO entries (correlation_id, delivery_key, source, bucket, object_key, size, etag, version_id,
                 sequencer, event_time, event_id, domain, table_name, partition, target_database, target_table,
-                priority, state, attempts, received_at, updated_at, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)
+                priority, state, attempts, received_at, updated_at, payload, redelivered)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING RETURNING id
             """)
         var outcomes: [EnqueueOutcome?] = Array(repeating: nil, count: files.count)
@@ -369,7 +369,7 @@ public final class Journal: Service, Sendable {
             statement.setUncheckedArguments([
                 f.correlationID, f.deliveryKey, f.source.rawValue, f.bucket, f.key, f.size, f.etag, f.versionID,
                 f.sequencer, f.eventTime, f.eventID, f.domain, f.parsedKey.table, f.parsedKey.partitionPath,
-                f.target.database, f.target.table, f.priority.rank, now, now, f.payload,
+                f.target.database, f.target.table, f.priority.rank, now, now, f.payload, f.redelivered,
             ])
             if let id = try Int64.fetchOne(statement) {
                 outcomes[i] = .queued(correlationID: f.correlationID, entryID: id)

@@ -37,6 +37,8 @@ public struct JournalEntry: Sendable, Hashable {
     public var loadID: String?
     /// The object version resolved from S3 (`v:<version id>` or `e:<etag>`), once known.
     public var objectVersion: String?
+    /// See ``QueuedFile/redelivered``.
+    public var redelivered: Bool
 }
 
 /// One state change of an entry.

@@ -112,6 +112,11 @@ enum JournalSchema {
             // Every index costs each intake insert; the retention purge scans instead.
             try db.execute(sql: "DROP INDEX IF EXISTS entries_updated")
         }
+        migrator.registerMigration("v6-redelivered") { db in
+            // An SQS message that another consumer had received before (ApproximateReceiveCount > 1): before loading
+            // it, the loader looks for the version's rows in the target (lineage columns).
+            try db.execute(sql: "ALTER TABLE entries ADD COLUMN redelivered INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

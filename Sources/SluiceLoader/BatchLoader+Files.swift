@@ -174,13 +174,63 @@ extension BatchLoadRun {
         let staged = LoadProgressRecord.StagedFile(
             entryID: entry.id, correlationID: entry.correlationID, bucket: entry.bucket, key: entry.key, version: version,
             versionID: object.info.versionID, eTag: object.info.eTag, size: object.info.size, partition: entry.partition, rows: nil)
+        let file = PreparedFile(
+            entryID: entry.id, correlationID: entry.correlationID, uri: uri, source: source, parquet: parquet, plan: plan,
+            partitionValues: partitionValues, lineage: lineage, staged: staged)
+        if entry.redelivered, let settled = try await foundInTable(file, engine: schema.engine, log: log) { return settled }
         log.debug("file ready", metadata: [
             "size": "\(object.info.size)", "rows": "\(parquet.numRows)", "row_groups": "\(parquet.rowGroups.count)",
             "unused_columns": "\(plan.unusedFileColumns.joined(separator: ","))",
         ])
-        return .ready(PreparedFile(
-            entryID: entry.id, correlationID: entry.correlationID, uri: uri, source: source, parquet: parquet, plan: plan, partitionValues: partitionValues, lineage: lineage,
-            staged: staged))
+        return .ready(file)
+    }
+
+    /// For an SQS message that had been received before this replica journaled it: another consumer of the queue may
+    /// have committed the file and stopped before deleting the message. When the table has lineage columns that
+    /// identify the version (``versionLineage(_:)``), rows carrying them mean the file is in the table: the entry is
+    /// recorded as loaded (with its ledger row) and nothing is inserted. On a plain MergeTree, fewer rows than the file
+    /// has mean the other consumer committed some of the file's partitions and has not finished: the file fails for a
+    /// person to check (loading it would duplicate the committed part). Without such columns the file is loaded.
+    func foundInTable(_ file: PreparedFile, engine: String, log: Logger) async throws -> FilePreparation? {
+        guard let lineage = Self.versionLineage(file) else {
+            log.warning(
+                """
+                redelivered SQS message for a file version this replica has not loaded, and the table has no lineage columns \
+                (_source_uri or _source_key, and _source_version or _source_etag) to find out whether another replica loaded it; loading it
+                """)
+            return nil
+        }
+        let found: [String: Int]
+        do {
+            found = try await loader.clickhouse.rowsWithLineage(tableName, values: lineage)
+        } catch {
+            throw BatchFailure(error: LoadErrorClassification.classify(error))
+        }
+        let columns = lineage.keys.sorted().joined(separator: ", ")
+        guard !found.isEmpty else {
+            log.info("redelivered SQS message: no rows of this version in the table; loading it", metadata: ["lineage_columns": "\(columns)"])
+            return nil
+        }
+        let rows = Int64(found.values.reduce(0, +))
+        let partitions = found.keys.sorted().joined(separator: ", ")
+        let plainEngine = engine == "MergeTree" || engine == "ReplicatedMergeTree"
+        if plainEngine, rows < file.parquet.numRows {
+            let error = SluiceError(
+                .databaseUnavailable,
+                "\(file.uri): \(rows) of its \(file.parquet.numRows) rows are already in \(batch.target) (lineage \(columns), partitions "
+                    + "[\(partitions)]): another consumer of the queue committed part of the file and has not finished; it finishes "
+                    + "when it restarts with its journal. Loading the file again would duplicate those rows; check the table before replaying",
+                category: .schema)
+            log.error("redelivered file is partly in the table", metadata: ["code": "\(error.code.rawValue)", "error": "\(error.message)"])
+            return .settled(.failed(error, detached: true))
+        }
+        let reason = "already in \(batch.target): \(rows) rows with this version's lineage (\(columns)) in partitions "
+            + "[\(partitions)]; loaded by another consumer of the queue"
+        try await loader.journal.markFoundInTable(
+            LoadedFile(entryID: file.entryID, version: file.staged.version, rows: rows, bytes: file.staged.size), target: batch.target,
+            reason: reason)
+        log.notice("file is already in the table", metadata: ["reason": "\(reason)"])
+        return .settled(.duplicate(of: "the rows already in \(batch.target)"))
     }
 
     /// Opens a staged file again (to stage a frozen load once more), pinned to the recorded version.

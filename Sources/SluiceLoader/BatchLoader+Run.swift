@@ -320,21 +320,42 @@ struct BatchLoadRun {
     /// Lineage that only this load's rows carry, for `verifyCommitted`: `_sluice_load_id` when every file fills it, or
     /// `_correlation_id` of a single-file load. Other lineage columns may repeat across loads of the same file.
     static func verificationLineage(_ files: [PreparedFile], stagedLoadID: String) -> [String: String] {
-        func constantColumn(_ file: PreparedFile, _ name: String) -> String? {
-            for column in file.plan.columns where column.name.lowercased() == name {
-                if case .constant(_, let origin) = column.source, origin == "lineage value" { return column.name }
-            }
-            return nil
-        }
-        if let column = files.first.flatMap({ constantColumn($0, "_sluice_load_id") }),
-            files.allSatisfy({ constantColumn($0, "_sluice_load_id") == column })
+        if let column = files.first.flatMap({ lineageColumn($0, "_sluice_load_id") }),
+            files.allSatisfy({ lineageColumn($0, "_sluice_load_id") == column })
         {
             return [column: stagedLoadID]
         }
-        if files.count == 1, let file = files.first, let column = constantColumn(file, "_correlation_id") {
+        if files.count == 1, let file = files.first, let column = lineageColumn(file, "_correlation_id") {
             return [column: file.correlationID]
         }
         return [:]
+    }
+
+    /// Lineage that every load of this file version writes, whichever replica or load: the object (`_source_uri`, or
+    /// `_source_key` and, when the table has it, `_source_bucket`) and its version (`_source_version`, else
+    /// `_source_etag`). `nil` when the table lacks either part.
+    static func versionLineage(_ file: PreparedFile) -> [String: String]? {
+        var values: [String: String] = [:]
+        func take(_ name: String) -> Bool {
+            guard let column = lineageColumn(file, name), let value = file.lineage[name] else { return false }
+            values[column] = value
+            return true
+        }
+        var object = take("_source_uri")
+        if !object, take("_source_key") {
+            object = true
+            _ = take("_source_bucket")
+        }
+        let version = take("_source_version") || take("_source_etag")
+        return object && version ? values : nil
+    }
+
+    /// The table column (its own spelling) that the plan fills with the lineage value `name`.
+    static func lineageColumn(_ file: PreparedFile, _ name: String) -> String? {
+        for column in file.plan.columns where column.name.lowercased() == name {
+            if case .constant(_, let origin) = column.source, origin == "lineage value" { return column.name }
+        }
+        return nil
     }
 
     static func ambiguous(_ record: LoadProgressRecord, _ reason: String) -> SluiceError {

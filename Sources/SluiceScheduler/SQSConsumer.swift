@@ -85,7 +85,9 @@ extension SQSClient: MessageQueue {
 /// moves it to the queue's dead-letter queue.
 ///
 /// Several replicas may consume the same queues: a message is held by one consumer at a time, and a
-/// redelivered message whose file version is already loaded is answered as a duplicate and deleted.
+/// redelivered message whose file version is already loaded is answered as a duplicate and deleted. A redelivered
+/// message this replica has never seen is journaled as `redelivered`: another replica may have committed its file
+/// and stopped before deleting it, so the loader first looks for the version's rows in the target table.
 public final class SQSConsumer: Service, Sendable {
     let queue: any MessageQueue
     let journal: Journal
@@ -178,7 +180,9 @@ public final class SQSConsumer: Service, Sendable {
             for event in decoded {
                 do {
                     switch try intake.decide(event, fallbackCorrelationID: "sqs-\(message.messageID)") {
-                    case .accept(let file):
+                    case .accept(var file):
+                        // Received before: maybe by another replica that loaded it and stopped before deleting it.
+                        file.redelivered = (message.approximateReceiveCount ?? 1) > 1
                         files.append(file)
                         allFiltered = false
                     case .filter(let reason, let id):

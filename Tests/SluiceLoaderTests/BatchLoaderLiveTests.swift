@@ -55,6 +55,74 @@ struct BatchLoaderLiveTests {
         }
     }
 
+    /// Two replicas on one SQS queue: A loads a file and stops before deleting its message; SQS gives the message to B,
+    /// which has never seen it (redelivered). B finds the version's rows through the lineage columns, inserts nothing
+    /// and records the file as loaded. A redelivered file that is not in the table is loaded.
+    @Test(arguments: Live.servers)
+    func aRedeliveredFileAnotherReplicaLoadedIsNotLoadedAgain(server: String) async throws {
+        try await LoadHarness.with(server: server) { h in
+            try await h.createTable(
+                "id Int64, v Int64, s String, ds Date, _source_key String, _source_etag LowCardinality(String)",
+                partitionBy: "intDiv(id, 100)", orderBy: "id")
+            var etags: [Int: String] = [:]
+            for n in 1...3 { etags[n] = try await h.put(Self.key(n), try Fixtures.bytes("batch_\(n).parquet")).eTag }
+            let replicaA = try RunningJournal(path: h.journalPath)
+            let first = try await h.claim(replicaA.journal, keys: [Self.key(1)])
+            #expect(await h.loader(replicaA.journal).load(first).batchFailure == nil)
+            await replicaA.close()
+
+            let replicaB = try RunningJournal(path: h.journalPath.replacingOccurrences(of: "journal.db", with: "replica-b.db"))
+            var redelivered: [QueuedFile] = []
+            for n in 1...3 {
+                var file = try h.queued(Self.key(n))
+                file.redelivered = true
+                redelivered.append(file)
+            }
+            guard case .accepted = try await replicaB.journal.enqueue(redelivered) else { throw SimulatedCrash() }
+            let loaderB = h.loader(replicaB.journal)
+            let again = try #require(try await replicaB.journal.claimNext())
+            #expect(again.entries.map(\.key) == [Self.key(1)])
+            #expect(again.entries.first?.redelivered == true)
+            let outcome = await loaderB.load(again)
+            #expect(outcome.batchFailure == nil, "\(outcome)")
+            #expect(outcome.result(redelivered[0].correlationID) == .duplicate(of: "the rows already in \(h.table)"))
+            let (entry, history) = try #require(try await replicaB.journal.entry(correlationID: redelivered[0].correlationID))
+            #expect(entry.state == .loaded)
+            #expect(entry.rowsLoaded == 10)
+            let reason = try #require(history.last?.message)
+            #expect(reason.contains("10 rows with this version's lineage (_source_etag, _source_key)"), "\(reason)")
+            let version = try #require(entry.objectVersion)
+            let ledger = try #require(try await replicaB.journal.ledgerRecord(bucket: h.bucket, key: Self.key(1), version: version))
+            #expect(ledger.loadID == "found")
+            #expect(ledger.rows == 10)
+            #expect(try await h.query("SELECT count() FROM \(h.database).events") == [["10"]])
+            #expect(try await h.stagingTables().isEmpty)
+
+            let second = try #require(try await replicaB.journal.claimNext())
+            #expect(second.entries.map(\.key) == [Self.key(2)])
+            guard case .loaded(let rows, _, _) = await loaderB.load(second).result(redelivered[1].correlationID) else {
+                Issue.record("the redelivered file that no replica loaded was not loaded")
+                return
+            }
+            #expect(rows == 10)
+            let rowsNow = try await h.query("SELECT id, v, s, ds, _source_key FROM \(h.database).events ORDER BY id")
+            #expect(rowsNow == (1...2).flatMap { expectedBatchRows($0, key: Self.key($0)) })
+
+            // Part of file 3 is in the table (another replica committed one of its partitions and stopped): loading it
+            // would duplicate those rows, so it fails for a person to check.
+            let etag = try #require(etags[3]).replacingOccurrences(of: "\"", with: "")
+            try await h.clickhouse.execute(
+                "INSERT INTO \(h.database).events SELECT number + 1000, 0, '', toDate('2025-09-10'), '\(Self.key(3))', '\(etag)' FROM system.numbers LIMIT 3")
+            let third = try #require(try await replicaB.journal.claimNext())
+            let partial = await loaderB.load(third).result(redelivered[2].correlationID)
+            let error = try #require(partial?.error, "\(String(describing: partial))")
+            #expect(error.code == .databaseUnavailable)
+            #expect(error.message.contains("3 of its 10 rows are already in \(h.table)"), "\(error.message)")
+            #expect(try await h.query("SELECT count() FROM \(h.database).events") == [["23"]])
+            await replicaB.close()
+        }
+    }
+
     /// Lists, maps, structs, lists of structs, nulls at every level, a Hive partition column and a lineage column.
     @Test(arguments: Live.servers)
     func nestedColumnsAndHivePartitionsLandValueByValue(server: String) async throws {

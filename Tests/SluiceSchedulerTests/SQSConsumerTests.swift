@@ -101,6 +101,23 @@ struct SQSConsumerTests {
         }
     }
 
+    /// A message received before (by another replica, which may have loaded it) is journaled as redelivered, so the
+    /// loader looks for its rows in the table first; a first delivery is not.
+    @Test func aMessageReceivedBeforeIsJournaledAsRedelivered() async throws {
+        try await withConsumer { journal, consumer, _ in
+            let url = "https://sqs.us-east-1.amazonaws.com/1/dev-market-load-queue"
+            try await consumer.handle([
+                message("m5", body: transformed("market/prices/ds=1/e.parquet", correlationID: "c5")),
+                message("m6", body: transformed("market/prices/ds=1/f.parquet", correlationID: "c6"), receives: 3),
+            ], from: url)
+            let first = try #require(try await journal.entry(correlationID: "c5")).0
+            let again = try #require(try await journal.entry(correlationID: "c6")).0
+            #expect(first.redelivered == false)
+            #expect(again.redelivered == true)
+            #expect(consumer.heldMessages == 2)
+        }
+    }
+
     @Test func filteredMessagesAreDeletedInvalidOnesAreNot() async throws {
         try await withConsumer { journal, consumer, queue in
             let url = "https://sqs.us-east-1.amazonaws.com/1/dev-market-load-queue"

@@ -29,9 +29,10 @@ TABLE_COLUMNS = "id UInt64, src String, v Float64, pad String"
 
 
 class Dataset:
-    """`count` Parquet files under chaos/<table>/ in the chaos bucket, and the empty table they load into."""
+    """`count` Parquet files under chaos/<table>/ in the chaos bucket, and the empty table they load into
+    (`extra_columns`: more column definitions, e.g. lineage columns that Sluice fills)."""
 
-    def __init__(self, ctx, clickhouse, moto, table, count, rows=ROWS_PER_FILE, database="chaos", prefix="part"):
+    def __init__(self, ctx, clickhouse, moto, table, count, rows=ROWS_PER_FILE, database="chaos", prefix="part", extra_columns=""):
         self.ctx = ctx
         self.clickhouse = clickhouse
         self.moto = moto
@@ -43,7 +44,8 @@ class Dataset:
         moto.bucket(BUCKET)
         clickhouse.query("CREATE DATABASE IF NOT EXISTS %s" % database)
         clickhouse.query("DROP TABLE IF EXISTS %s.%s" % (database, table))
-        clickhouse.query("CREATE TABLE %s.%s (%s) ENGINE = MergeTree() ORDER BY id" % (database, table, TABLE_COLUMNS))
+        columns = TABLE_COLUMNS + (", " + extra_columns if extra_columns else "")
+        clickhouse.query("CREATE TABLE %s.%s (%s) ENGINE = MergeTree() ORDER BY id" % (database, table, columns))
         for i in range(count):
             self.add("%s-%05d.parquet" % (prefix, i))
 

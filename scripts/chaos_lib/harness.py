@@ -653,24 +653,22 @@ class Sluice:
         except (OSError, http.client.HTTPException):
             pass
 
-    def entries(self, where="1=1"):
-        """Rows of the journal's entries table (read-only; the file may be open by sluice)."""
+    def journal_rows(self, table, where="1=1"):
+        """Rows of one of the journal's tables (read-only; the file may be open by sluice)."""
         import sqlite3
         db = sqlite3.connect("file:%s?mode=ro" % self.journal, uri=True, timeout=30)
         db.row_factory = sqlite3.Row
         try:
-            return [dict(r) for r in db.execute("SELECT * FROM entries WHERE " + where)]
+            return [dict(r) for r in db.execute("SELECT * FROM %s WHERE %s" % (table, where))]
         finally:
             db.close()
 
+    def entries(self, where="1=1"):
+        """Rows of the journal's entries table."""
+        return self.journal_rows("entries", where)
+
     def dead_letters(self):
-        import sqlite3
-        db = sqlite3.connect("file:%s?mode=ro" % self.journal, uri=True, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in db.execute("SELECT * FROM dead_letters")]
-        finally:
-            db.close()
+        return self.journal_rows("dead_letters")
 
     def metric(self, name, **labels):
         """The sum of a metric's samples whose labels include `labels`."""

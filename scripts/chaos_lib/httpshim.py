@@ -104,12 +104,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with state.lock:
                 self._send(200, json.dumps(state.rules).encode(), [("content-type", "application/json")])
             return
-        with state.lock, open(state.record, "a") as f:
-            f.write(json.dumps({"method": self.command, "path": self.path, "host": self.headers.get("host"),
-                                "headers": sorted(k.lower() for k in self.headers.keys())}) + "\n")
+        headers = sorted(k.lower() for k in self.headers.keys())
+
+        def record(rule):
+            with state.lock, open(state.record, "a") as f:
+                f.write(json.dumps({"method": self.command, "path": self.path, "host": self.headers.get("host"),
+                                    "headers": headers, "rule": rule["action"] if rule else None}) + "\n")
         auth = state.auth
         if auth and self.headers.get("x-clickhouse-user") == auth[0]:
             if self.headers.get("x-clickhouse-key") != auth[1]:
+                record(None)
                 self._send(516, ("Code: 516. DB::Exception: %s: Authentication failed: password is incorrect, or there "
                                  "is no user with such name. (AUTHENTICATION_FAILED)\n" % auth[0]).encode(),
                            [("X-ClickHouse-Exception-Code", "516")])
@@ -119,6 +123,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.headers["X-ClickHouse-User"] = auth[2]
         line = "%s %s\n%s" % (self.command, urllib.parse.unquote_plus(self.path), body[:65536].decode("utf-8", "replace"))
         rule = state.take(line)
+        record(rule)
         if rule and rule["action"] == "error":
             self._error(rule)
             return
