@@ -134,8 +134,9 @@ def schedule(entry):
 def check_schedule(entry, attempts, backoff, code, label):
     """`attempts` failed attempts, waits close to `backoff`, dead-lettered with `code`."""
     fails, waits = schedule(entry)
-    figures = "%s: %d attempts, waits %s s, %s %s" % (label, entry.get("attempts", 0), "/".join("%.1f" % w for w in waits),
-                                                     entry.get("status"), entry.get("last_error_code"))
+    wait_text = "waits %s s" % "/".join("%.1f" % w for w in waits) if waits else "no wait"
+    figures = "%s: %d attempt(s), %s, %s %s" % (label, entry.get("attempts", 0), wait_text, entry.get("status"),
+                                                entry.get("last_error_code"))
     if entry.get("status") != "dead_lettered" or entry.get("last_error_code") != code:
         raise Fail("%s: expected dead-lettered with %s; %s" % (label, code, figures))
     if entry.get("attempts") != attempts:
