@@ -1036,11 +1036,19 @@ def python_e2e(kind, url, directory, target, s3, bucket, keys):
 
 
 def main(argv):
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
+        return 0
+    options = [a for a in argv if a.startswith("-")]
+    if any(o not in ("--quick", "--update-thresholds") for o in options):
+        print("bench: unknown option %s\n%s" % (", ".join(o for o in options if o not in ("--quick", "--update-thresholds")), __doc__),
+              file=sys.stderr)
+        return 2
     quick = "--quick" in argv
     if "--update-thresholds" in argv:
         update_thresholds()
         return 0
-    chosen = [a for a in argv if not a.startswith("--")] or ["all"]
+    chosen = [a for a in argv if not a.startswith("-")] or ["all"]
     unknown = [a for a in chosen if a not in ALL + ["all"]]
     if unknown:
         print(__doc__, file=sys.stderr)
