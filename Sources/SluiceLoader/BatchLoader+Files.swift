@@ -34,20 +34,25 @@ struct PreparedFile: Sendable {
     func passthrough(caseInsensitive: Bool) -> (fileColumns: [String], constants: [String: String])? {
         var fileColumns: [String] = []
         var constants: [String: String] = [:]
-        func find(_ values: [String: String], _ name: String) -> String? {
-            values[name] ?? (caseInsensitive ? values.first { $0.key.lowercased() == name.lowercased() }?.value : nil)
-        }
         for column in plan.columns {
             switch column.source {
             case .file(let field, _, _):
                 guard field == column.name, !column.name.contains(".") else { return nil }
                 fileColumns.append(field)
             case .constant:
-                guard let text = find(partitionValues, column.name) ?? find(lineage, column.name) else { return nil }
+                guard let text = constantText(column.name, caseInsensitive: caseInsensitive) else { return nil }
                 constants[column.name] = text
             }
         }
         return (fileColumns, constants)
+    }
+
+    /// The text of the constant that fills table column `name`: its Hive partition value, else its lineage value.
+    func constantText(_ name: String, caseInsensitive: Bool) -> String? {
+        func find(_ values: [String: String]) -> String? {
+            values[name] ?? (caseInsensitive ? values.first { $0.key.lowercased() == name.lowercased() }?.value : nil)
+        }
+        return find(partitionValues) ?? find(lineage)
     }
 }
 
@@ -177,7 +182,7 @@ extension BatchLoadRun {
         let file = PreparedFile(
             entryID: entry.id, correlationID: entry.correlationID, uri: uri, source: source, parquet: parquet, plan: plan,
             partitionValues: partitionValues, lineage: lineage, staged: staged)
-        if entry.redelivered, let settled = try await foundInTable(file, engine: schema.engine, log: log) { return settled }
+        if entry.redelivered, let settled = try await foundInTable(file, schema: schema, log: log) { return settled }
         log.debug("file ready", metadata: [
             "size": "\(object.info.size)", "rows": "\(parquet.numRows)", "row_groups": "\(parquet.rowGroups.count)",
             "unused_columns": "\(plan.unusedFileColumns.joined(separator: ","))",
@@ -191,7 +196,10 @@ extension BatchLoadRun {
     /// recorded as loaded (with its ledger row) and nothing is inserted. On a plain MergeTree, fewer rows than the file
     /// has mean the other consumer committed some of the file's partitions and has not finished: the file fails for a
     /// person to check (loading it would duplicate the committed part). Without such columns the file is loaded.
-    func foundInTable(_ file: PreparedFile, engine: String, log: Logger) async throws -> FilePreparation? {
+    ///
+    /// The lookup reads the lineage columns of the parts that can hold the file: those whose Hive partition columns
+    /// (filled from the key) hold the key's values.
+    func foundInTable(_ file: PreparedFile, schema: TableSchema, log: Logger) async throws -> FilePreparation? {
         guard let lineage = Self.versionLineage(file) else {
             log.warning(
                 """
@@ -202,7 +210,14 @@ extension BatchLoadRun {
         }
         let found: [String: Int]
         do {
-            found = try await loader.clickhouse.rowsWithLineage(tableName, values: lineage)
+            let narrowing = file.plan.columns.compactMap { column -> ColumnValue? in
+                guard case .constant(_, let origin) = column.source, origin == "partition value",
+                    let text = file.constantText(column.name, caseInsensitive: loader.configuration.matchCaseInsensitive),
+                    let type = schema.columns.first(where: { $0.name == column.name })?.typeName, Self.castsLikeTheLoader(type)
+                else { return nil }
+                return ColumnValue(column: column.name, type: type, value: text)
+            }
+            found = try await loader.clickhouse.rowsWithLineage(tableName, values: lineage, narrowedBy: narrowing)
         } catch {
             throw BatchFailure(error: LoadErrorClassification.classify(error))
         }
@@ -213,7 +228,7 @@ extension BatchLoadRun {
         }
         let rows = Int64(found.values.reduce(0, +))
         let partitions = found.keys.sorted().joined(separator: ", ")
-        let plainEngine = engine == "MergeTree" || engine == "ReplicatedMergeTree"
+        let plainEngine = schema.engine == "MergeTree" || schema.engine == "ReplicatedMergeTree"
         if plainEngine, rows < file.parquet.numRows {
             let error = SluiceError(
                 .databaseUnavailable,
@@ -231,6 +246,17 @@ extension BatchLoadRun {
             reason: reason)
         log.notice("file is already in the table", metadata: ["reason": "\(reason)"])
         return .settled(.duplicate(of: "the rows already in \(batch.target)"))
+    }
+
+    /// Types whose text the server's `CAST` reads exactly as the loader does (no time zone, no rounding), so that a
+    /// narrowing condition on them can never miss the loader's rows.
+    static func castsLikeTheLoader(_ type: String) -> Bool {
+        var inner = Substring(type)
+        for wrapper in ["LowCardinality(", "Nullable("] where inner.hasPrefix(wrapper) && inner.hasSuffix(")") {
+            inner = inner.dropFirst(wrapper.count).dropLast()
+        }
+        let exact: Set<Substring> = ["String", "Date", "Date32", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"]
+        return exact.contains(inner)
     }
 
     /// Opens a staged file again (to stage a frozen load once more), pinned to the recorded version.
