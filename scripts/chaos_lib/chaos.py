@@ -49,8 +49,9 @@ def find_binary():
 
 
 def build_kind(binary):
+    """`release` or `debug` when the binary's path says so (SwiftPM's build folders), else `unlabelled`."""
     parts = binary.split(os.sep)
-    return "release" if "release" in parts else "debug"
+    return "release" if "release" in parts else "debug" if "debug" in parts else "unlabelled"
 
 
 def run_one(suite, scenario):

@@ -245,10 +245,12 @@ def journal_damage(ctx):
         if port is not None:
             sluice.port, sluice.url = port, "http://127.0.0.1:%d" % port
             h = sluice.request("GET", "/health")
-            health = "%d %s" % (h.status, h.body.decode(errors="replace").strip()[:80])
+            body = h.body.decode(errors="replace")
+            health = "%d%s" % (h.status, " naming the file" if sluice.journal in body else " (%s)" % body.strip()[:80])
             r = sluice.post_event(unique_event("dmg"))
             intake_ok = r.status == 503
-            if not re.search(r"journal", h.body.decode(errors="replace"), re.I) or h.status == 200:
+            health += ", intake %d" % r.status
+            if not re.search(r"journal", body, re.I) or h.status == 200:
                 problems.append("%s: /health does not report the damaged journal (%s)" % (variant, health))
             if not intake_ok:
                 problems.append("%s: intake answered %d on a damaged journal" % (variant, r.status))
@@ -262,8 +264,9 @@ def journal_damage(ctx):
             problems.append("%s: the message does not say what is wrong with which file: %s" % (variant, text.strip()[-200:]))
         if not kept:
             problems.append("%s: the damaged file was changed or removed" % variant)
-        figures.append("%s: exit %s, message %s, file kept %s, /health %s" % (
-            variant, exit_code, "yes" if says and names_file else "no", "yes" if kept else "NO", health))
+        figures.append("%s: %s, log names the file and the damage %s, file kept byte for byte %s, /health %s" % (
+            variant, "still serving /health" if exit_code is None else "exit %s" % exit_code,
+            "yes" if says and names_file else "no", "yes" if kept else "NO", health))
     if problems:
         raise Fail("; ".join(problems))
     return "; ".join(figures)
