@@ -70,8 +70,7 @@ extension StagedLoad {
             return .notCommitted(evidence: "the staged parts are still in the staging table and no copy is in the target")
         }
         let schema = try await client.tableSchema(target)
-        let plainEngine = schema.engine == "MergeTree" || schema.engine == "ReplicatedMergeTree"
-        if lineageAbsent, plainEngine {
+        if lineageAbsent, schema.mergesKeepEveryRow {
             return .notCommitted(evidence: "no row with the load's lineage in partition \(intent.partitionID)")
         }
         let clock = try await serverClock()

@@ -79,6 +79,10 @@ public struct TableSchema: Hashable, Sendable {
     /// Whether the engine belongs to the MergeTree family (required for staged, exactly-once loads).
     public var isMergeTreeFamily: Bool { engine.hasSuffix("MergeTree") }
 
+    /// Whether merges keep every row (`MergeTree`, `ReplicatedMergeTree`): a row that was inserted stays countable,
+    /// unlike on engines whose merges replace, collapse or aggregate rows.
+    public var mergesKeepEveryRow: Bool { engine == "MergeTree" || engine == "ReplicatedMergeTree" }
+
     /// Whether the engine is replicated (`Replicated*MergeTree`).
     public var isReplicated: Bool { engine.hasPrefix("Replicated") }
 }

@@ -1,5 +1,6 @@
 import AWS
 import ClickHouse
+import ClickHouseNative
 import Foundation
 import Logging
 import Parquet
@@ -208,15 +209,15 @@ extension BatchLoadRun {
                 """)
             return nil
         }
+        let narrowing = file.plan.columns.compactMap { column -> ColumnValue? in
+            guard case .constant(_, let origin) = column.source, origin == "partition value", Self.castsLikeTheLoader(column.type),
+                let text = file.constantText(column.name, caseInsensitive: loader.configuration.matchCaseInsensitive),
+                let typeName = schema.column(named: column.name)?.typeName
+            else { return nil }
+            return ColumnValue(column: column.name, type: typeName, value: text)
+        }
         let found: [String: Int]
         do {
-            let narrowing = file.plan.columns.compactMap { column -> ColumnValue? in
-                guard case .constant(_, let origin) = column.source, origin == "partition value",
-                    let text = file.constantText(column.name, caseInsensitive: loader.configuration.matchCaseInsensitive),
-                    let type = schema.columns.first(where: { $0.name == column.name })?.typeName, Self.castsLikeTheLoader(type)
-                else { return nil }
-                return ColumnValue(column: column.name, type: type, value: text)
-            }
             found = try await loader.clickhouse.rowsWithLineage(tableName, values: lineage, narrowedBy: narrowing)
         } catch {
             throw BatchFailure(error: LoadErrorClassification.classify(error))
@@ -228,8 +229,7 @@ extension BatchLoadRun {
         }
         let rows = Int64(found.values.reduce(0, +))
         let partitions = found.keys.sorted().joined(separator: ", ")
-        let plainEngine = schema.engine == "MergeTree" || schema.engine == "ReplicatedMergeTree"
-        if plainEngine, rows < file.parquet.numRows {
+        if schema.mergesKeepEveryRow, rows < file.parquet.numRows {
             let error = SluiceError(
                 .databaseUnavailable,
                 "\(file.uri): \(rows) of its \(file.parquet.numRows) rows are already in \(batch.target) (lineage \(columns), partitions "
@@ -250,13 +250,12 @@ extension BatchLoadRun {
 
     /// Types whose text the server's `CAST` reads exactly as the loader does (no time zone, no rounding), so that a
     /// narrowing condition on them can never miss the loader's rows.
-    static func castsLikeTheLoader(_ type: String) -> Bool {
-        var inner = Substring(type)
-        for wrapper in ["LowCardinality(", "Nullable("] where inner.hasPrefix(wrapper) && inner.hasSuffix(")") {
-            inner = inner.dropFirst(wrapper.count).dropLast()
+    static func castsLikeTheLoader(_ type: ClickHouseType) -> Bool {
+        switch type {
+        case .nullable(let inner), .lowCardinality(let inner): castsLikeTheLoader(inner)
+        case .string, .date, .date32, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64: true
+        default: false
         }
-        let exact: Set<Substring> = ["String", "Date", "Date32", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"]
-        return exact.contains(inner)
     }
 
     /// Opens a staged file again (to stage a frozen load once more), pinned to the recorded version.
